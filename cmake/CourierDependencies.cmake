@@ -1,0 +1,15 @@
+# Finds courier's dependencies. Only Debian 12 packages are used; nothing is downloaded.
+include_guard(GLOBAL)
+
+find_package(Threads REQUIRED)
+find_package(Asio REQUIRED)  # cmake/FindAsio.cmake: standalone Asio ships no CMake config
+find_package(websocketpp CONFIG REQUIRED)
+find_package(RapidJSON CONFIG REQUIRED)
+
+# RapidJSON's config sets only RAPIDJSON_INCLUDE_DIRS; wrap it in a target once.
+if(NOT TARGET courier_rapidjson)
+  add_library(courier_rapidjson INTERFACE)
+  target_include_directories(courier_rapidjson SYSTEM INTERFACE ${RAPIDJSON_INCLUDE_DIRS})
+  # 64-bit integers stay exact and std::string is usable with RapidJSON values.
+  target_compile_definitions(courier_rapidjson INTERFACE RAPIDJSON_HAS_STDSTRING=1)
+endif()

@@ -1,0 +1,60 @@
+#pragma once
+/// @file listener.hpp
+/// The TCP/HTTP/WebSocket front door: accepts connections and routes them to mounted servers by path.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include <asio/io_context.hpp>
+
+#include <courier/log.hpp>
+
+namespace courier {
+
+class EngineServer;
+
+namespace detail {
+class ListenerImpl;
+}
+
+/// Where and how to listen; an aggregate.
+struct ListenOptions {
+  /// Address to bind; loopback by default so nothing is exposed until the host says so.
+  std::string host = "127.0.0.1";
+  /// TCP port; 0 picks a free one (read it back with Listener::port()).
+  std::uint16_t port = 0;
+  /// listen(2) backlog; 4096 so a connect storm is not dropped by the kernel (it caps at somaxconn).
+  int backlog = 4096;
+  /// SO_REUSEADDR, so a restarted server can bind the port at once.
+  bool reuse_address = true;
+};
+
+/// Accepts HTTP and WebSocket connections on one port and hands each request to the server
+/// mounted under the longest matching path prefix; other paths get 404.
+///
+/// Thread-safety: like EngineServer, it lives on one io_context run by a single thread; `listen`,
+/// `mount` and `port` are meant for setup before or on that thread, `close` is safe from any thread.
+class Listener {
+ public:
+  /// A listener on the host's io_context.
+  explicit Listener(asio::io_context& io, Logger logger = {});
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  /// Routes requests under `server.options().path` to `server`. The server must outlive the listener.
+  void mount(EngineServer& server);
+  /// Binds and starts accepting. Returns the bind/listen error, if any.
+  std::error_code listen(const ListenOptions& options);
+  /// The bound port (after a successful listen), 0 otherwise.
+  std::uint16_t port() const noexcept;
+  /// Stops accepting; open sessions are left to their servers.
+  void close();
+
+ private:
+  std::shared_ptr<detail::ListenerImpl> impl_;
+};
+
+}  // namespace courier

@@ -1,0 +1,59 @@
+#pragma once
+// The Engine.IO server core: request verification, handshakes, the session table.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <asio/io_context.hpp>
+
+#include <courier/engine_options.hpp>
+#include <courier/engine_socket.hpp>
+#include <courier/error.hpp>
+
+#include "engine/http.hpp"
+
+namespace courier::detail {
+
+class EngineSession;
+
+class EngineCore final : public HttpService, public std::enable_shared_from_this<EngineCore> {
+ public:
+  EngineCore(asio::io_context& io, EngineOptions options);
+  ~EngineCore() override;
+
+  // HttpService
+  void handle_http(std::shared_ptr<HttpExchange> exchange) override;
+  bool accept_upgrade(const HttpRequest& request, HttpResponse& reject) override;
+  std::shared_ptr<WsHandler> open_websocket(const HttpRequest& request, std::shared_ptr<WsLink> link) override;
+  const std::string& path() const noexcept override { return options_.path; }
+  std::size_t max_message_size() const noexcept override { return options_.max_http_buffer_size; }
+
+  void set_connection_handler(std::function<void(EngineSocket)> handler) { on_connection_ = std::move(handler); }
+  std::size_t session_count() const noexcept { return sessions_.size(); }
+  void close_all();
+
+  // Used by sessions.
+  asio::io_context& io() noexcept { return io_; }
+  const EngineOptions& options() const noexcept { return options_; }
+  const Logger& logger() const noexcept { return options_.logger; }
+  void remove_session(const std::string& id);
+  void add_cors_headers(const HttpRequest& request, HeaderList& headers) const;
+  HttpResponse error_response(const HttpRequest& request, errc error) const;
+  void log_refusal(const HttpRequest& request, errc error, std::string_view detail) const;
+
+ private:
+  /// Checks a request against Node's engine.io rules; returns the error to answer with, if any.
+  std::error_code verify(const HttpRequest& request, std::string& transport, std::string& sid, std::string& detail) const;
+  std::shared_ptr<EngineSession> create_session(const HttpRequest& request, TransportKind transport);
+  std::string generate_id();
+
+  asio::io_context& io_;
+  EngineOptions options_;
+  std::function<void(EngineSocket)> on_connection_;
+  std::unordered_map<std::string, std::shared_ptr<EngineSession>> sessions_;
+  bool closed_ = false;
+};
+
+}  // namespace courier::detail

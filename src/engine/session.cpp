@@ -1,0 +1,471 @@
+#include "engine/session.hpp"
+
+#include <asio/post.hpp>
+
+#include "engine/engine_core.hpp"
+
+namespace courier::detail {
+namespace {
+
+constexpr auto kNoopPeriod = std::chrono::milliseconds(100);  // Node's upgrade check interval
+
+// Routes a WebSocket's events to its session; holds it weakly so a connection never pins a
+// closed session.
+class SessionWsHandler final : public WsHandler {
+ public:
+  SessionWsHandler(std::weak_ptr<EngineSession> session, const WsLink* link) : session_(std::move(session)), link_(link) {}
+  void on_ws_message(std::string_view data, bool binary) override {
+    if (auto s = session_.lock()) s->on_ws_message(link_, data, binary);
+  }
+  void on_ws_close(bool error, std::string_view why) override {
+    if (auto s = session_.lock()) s->on_ws_close(link_, error, why);
+  }
+
+ private:
+  std::weak_ptr<EngineSession> session_;
+  const WsLink* link_;
+};
+
+HttpResponse text_response(std::string body, const char* content_type) {
+  HttpResponse r;
+  r.status = 200;
+  r.headers.emplace_back("Content-Type", content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+EngineSession::EngineSession(std::shared_ptr<EngineCore> core, std::string id, RequestInfo request,
+                             TransportKind transport)
+    : core_(core),
+      io_(core->io()),
+      id_(std::move(id)),
+      request_(std::move(request)),
+      transport_(transport),
+      max_buffered_bytes_(core->options().max_buffered_bytes),
+      heartbeat_(core->io()),
+      upgrade_timer_(core->io()),
+      noop_timer_(core->io()) {}
+
+EngineSession::~EngineSession() = default;
+
+template <class F>
+void EngineSession::run_on_thread(F&& f) {
+  if (io_.get_executor().running_in_this_thread()) {
+    f();
+  } else {
+    asio::post(io_, std::forward<F>(f));
+  }
+}
+
+void EngineSession::log(LogLevel level, std::string_view what) const {
+  if (auto core = core_.lock()) {
+    const Logger& logger = core->logger();
+    if (!logger.enabled(level)) return;
+    std::string line = "engine.io session ";
+    line += id_;
+    line += " (";
+    line += request_.remote_address;
+    line += "): ";
+    line += what;
+    logger.log(level, line);
+  }
+}
+
+void EngineSession::set_message_handler(std::function<void(const EngineMessage&)> handler) {
+  run_on_thread([self = shared_from_this(), h = std::move(handler)]() mutable { self->on_message_ = std::move(h); });
+}
+
+void EngineSession::set_close_handler(std::function<void(CloseReason, std::string_view)> handler) {
+  run_on_thread([self = shared_from_this(), h = std::move(handler)]() mutable { self->on_close_ = std::move(h); });
+}
+
+void EngineSession::start(std::shared_ptr<WsLink> websocket) {
+  ws_ = std::move(websocket);
+  auto core = core_.lock();
+  const EngineOptions& o = core->options();
+  // Exactly the keys of the spec, in its order.
+  std::string open = "{\"sid\":\"";
+  open += id_;
+  open += "\",\"upgrades\":[";
+  if (!ws_ && o.allow_upgrades && o.allow_websocket) open += "\"websocket\"";
+  open += "],\"pingInterval\":";
+  open += std::to_string(o.ping_interval.count());
+  open += ",\"pingTimeout\":";
+  open += std::to_string(o.ping_timeout.count());
+  open += ",\"maxPayload\":";
+  open += std::to_string(o.max_http_buffer_size);
+  open += '}';
+  OutPacket p;
+  p.type = PacketType::open;
+  p.own = std::move(open);
+  send_now(std::move(p));
+  schedule_ping();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+void EngineSession::send(OutPacket packet) {
+  if (io_.get_executor().running_in_this_thread()) {
+    send_now(std::move(packet));
+  } else {
+    asio::post(io_, [self = shared_from_this(), p = std::move(packet)]() mutable { self->send_now(std::move(p)); });
+  }
+}
+
+void EngineSession::send_now(OutPacket packet) {
+  if (!is_open()) return;
+  if (ws_) {
+    ws_->send(packet.type, packet.data(), packet.binary);
+    if (ws_ && ws_->buffered_amount() > max_buffered_bytes_) {
+      close(CloseReason::transport_error, "send queue over max_buffered_bytes (client not reading)");
+    }
+    return;
+  }
+  buffered_bytes_ += packet.data().size() + 1;
+  write_buffer_.push_back(std::move(packet));
+  if (buffered_bytes_ > max_buffered_bytes_) {
+    close(CloseReason::transport_error, "send queue over max_buffered_bytes (client not polling)");
+    return;
+  }
+  if (poll_) flush_poll();
+}
+
+void EngineSession::flush_poll() {
+  if (!poll_ || write_buffer_.empty()) return;
+  std::string payload;
+  std::size_t size = 0;
+  for (const auto& p : write_buffer_) size += p.data().size() + 2;
+  payload.reserve(size);
+  for (const auto& p : write_buffer_) append_to_payload(p.type, p.data(), p.binary, payload);
+  write_buffer_.clear();
+  buffered_bytes_ = 0;
+  respond_poll(std::move(payload));
+}
+
+void EngineSession::respond_poll(std::string payload) {
+  auto exchange = std::move(poll_);
+  poll_.reset();
+  if (!exchange) return;
+  HttpResponse r = text_response(std::move(payload), "text/plain; charset=UTF-8");
+  if (auto core = core_.lock()) core->add_cors_headers(exchange->request(), r.headers);
+  exchange->respond(std::move(r));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heartbeat
+
+void EngineSession::schedule_ping() {
+  auto core = core_.lock();
+  if (!core) return;
+  awaiting_pong_ = false;
+  heartbeat_.expires_after(core->options().ping_interval);
+  heartbeat_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->on_heartbeat_timer();
+  });
+}
+
+void EngineSession::on_heartbeat_timer() {
+  auto core = core_.lock();
+  if (!core) return;
+  if (!is_open()) {
+    // A forced close whose last poll never came: give up waiting.
+    core->remove_session(id_);
+    return;
+  }
+  if (awaiting_pong_) {
+    close(CloseReason::ping_timeout, "no pong within pingTimeout");
+    return;
+  }
+  OutPacket ping;
+  ping.type = PacketType::ping;
+  send_now(std::move(ping));
+  if (!is_open()) return;
+  awaiting_pong_ = true;
+  heartbeat_.expires_after(core->options().ping_timeout);
+  heartbeat_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->on_heartbeat_timer();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+void EngineSession::handle_packet(Packet& packet) {
+  switch (packet.type) {
+    case PacketType::message:
+      if (on_message_) {
+        EngineMessage m{packet.data, packet.binary};
+        on_message_(m);
+      }
+      break;
+    case PacketType::pong:
+      if (awaiting_pong_) schedule_ping();
+      break;
+    case PacketType::ping:
+      // In v4 only the server pings (a "probe" belongs on an upgrading WebSocket).
+      close(CloseReason::transport_error, "invalid heartbeat direction (client sent ping)");
+      break;
+    case PacketType::close:
+      close(CloseReason::transport_close, "client sent close packet");
+      break;
+    case PacketType::open:
+    case PacketType::upgrade:
+    case PacketType::noop:
+      break;  // ignored, as Node does
+  }
+}
+
+void EngineSession::handle_poll(const std::shared_ptr<HttpExchange>& exchange) {
+  auto core = core_.lock();
+  if (!core) return;
+  if (!is_open()) {
+    // Lingering after a forced close: deliver what was queued, then the close packet.
+    std::string payload;
+    for (const auto& p : write_buffer_) append_to_payload(p.type, p.data(), p.binary, payload);
+    write_buffer_.clear();
+    append_to_payload(PacketType::close, {}, false, payload);
+    poll_ = exchange;
+    respond_poll(std::move(payload));
+    heartbeat_.cancel();
+    core->remove_session(id_);
+    return;
+  }
+  if (poll_) {
+    log(LogLevel::warn, "second concurrent GET (overlap from client); closing session");
+    exchange->respond(core->error_response(exchange->request(), errc::bad_request));
+    close(CloseReason::transport_error, "overlap from client");
+    return;
+  }
+  poll_ = exchange;
+  if (!write_buffer_.empty()) {
+    flush_poll();
+    return;
+  }
+  if (probe_done_) {
+    // An upgrade is under way: release the poll at once so the client can send "5".
+    OutPacket noop;
+    noop.type = PacketType::noop;
+    send_now(std::move(noop));
+    return;
+  }
+  exchange->watch_abort([weak = weak_from_this(), raw = exchange.get()] {
+    auto self = weak.lock();
+    if (!self || self->poll_.get() != raw) return;
+    self->poll_.reset();
+    self->close(CloseReason::transport_error, "poll connection closed prematurely");
+  });
+}
+
+void EngineSession::handle_post(const std::shared_ptr<HttpExchange>& exchange) {
+  auto core = core_.lock();
+  if (!core) return;
+  auto self = shared_from_this();  // a handler may close us; stay alive until the end
+  if (!is_open()) {
+    HttpResponse r = text_response("ok", "text/html");
+    core->add_cors_headers(exchange->request(), r.headers);
+    exchange->respond(std::move(r));
+    return;
+  }
+  std::vector<Packet> packets;
+  const DecodeStatus status = decode_payload(exchange->request().body, packets);
+  if (status != DecodeStatus::ok) {
+    exchange->respond(core->error_response(exchange->request(), errc::bad_request));
+  } else {
+    HttpResponse r = text_response("ok", "text/html");
+    core->add_cors_headers(exchange->request(), r.headers);
+    exchange->respond(std::move(r));
+  }
+  for (auto& p : packets) {
+    if (!is_open()) return;
+    handle_packet(p);
+  }
+  if (status != DecodeStatus::ok && is_open()) {
+    log(LogLevel::warn, std::string("bad payload: ") + describe(status));
+    close(CloseReason::parse_error, describe(status));
+  }
+}
+
+std::shared_ptr<WsHandler> EngineSession::main_ws_handler() {
+  return std::make_shared<SessionWsHandler>(weak_from_this(), ws_.get());
+}
+
+void EngineSession::on_ws_message(const WsLink* link, std::string_view data, bool binary) {
+  if (!is_open()) return;
+  if (upgrade_link_ && link == upgrade_link_.get()) {
+    on_upgrade_message(data, binary);
+    return;
+  }
+  if (!ws_ || link != ws_.get()) return;
+  auto self = shared_from_this();
+  Packet packet;
+  const DecodeStatus status = decode_ws_message(data, binary, packet);
+  if (status != DecodeStatus::ok) {
+    log(LogLevel::warn, std::string("bad packet: ") + describe(status));
+    close(CloseReason::parse_error, describe(status));
+    return;
+  }
+  handle_packet(packet);
+}
+
+void EngineSession::on_ws_close(const WsLink* link, bool error, std::string_view why) {
+  if (upgrade_link_ && link == upgrade_link_.get()) {
+    cancel_upgrade(why);
+    return;
+  }
+  if (!ws_ || link != ws_.get()) return;
+  ws_.reset();  // gone: nothing more can be written to it
+  if (!is_open()) return;
+  if (error) {
+    log(LogLevel::info, std::string("websocket failed: ") + std::string(why));
+    close(CloseReason::transport_error, why);
+  } else {
+    close(CloseReason::transport_close, why);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgrade (polling -> WebSocket)
+
+std::shared_ptr<WsHandler> EngineSession::begin_upgrade(std::shared_ptr<WsLink> link) {
+  auto core = core_.lock();
+  if (!core || !is_open() || upgraded_or_upgrading()) {
+    log(LogLevel::info, "refusing a second websocket for this session");
+    link->close(1000, "session already upgraded or upgrading");
+    return nullptr;
+  }
+  upgrade_link_ = std::move(link);
+  probe_done_ = false;
+  upgrade_timer_.expires_after(core->options().upgrade_timeout);
+  upgrade_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->cancel_upgrade("upgrade timeout");
+  });
+  return std::make_shared<SessionWsHandler>(weak_from_this(), upgrade_link_.get());
+}
+
+void EngineSession::on_upgrade_message(std::string_view data, bool binary) {
+  Packet packet;
+  if (decode_ws_message(data, binary, packet) != DecodeStatus::ok) {
+    cancel_upgrade("invalid packet during upgrade");
+    return;
+  }
+  if (packet.type == PacketType::ping && packet.data == "probe" && !probe_done_) {
+    upgrade_link_->send(PacketType::pong, "probe", false);
+    probe_done_ = true;
+    // Release a held poll with a noop so the client can finish the upgrade; keep doing it until then.
+    if (poll_ && write_buffer_.empty()) {
+      OutPacket noop;
+      noop.type = PacketType::noop;
+      send_now(std::move(noop));
+    }
+    noop_timer_.expires_after(kNoopPeriod);
+    noop_timer_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+      if (ec) return;
+      auto self = weak.lock();
+      if (!self || !self->probe_done_ || !self->upgrade_link_ || !self->poll_) return;
+      OutPacket noop;
+      noop.type = PacketType::noop;
+      self->send_now(std::move(noop));
+    });
+    return;
+  }
+  if (packet.type == PacketType::upgrade && probe_done_) {
+    finish_upgrade();
+    return;
+  }
+  cancel_upgrade("unexpected packet during upgrade");
+}
+
+void EngineSession::finish_upgrade() {
+  upgrade_timer_.cancel();
+  noop_timer_.cancel();
+  probe_done_ = false;
+  // The polling transport is discarded: a poll still held gets a noop, queued packets move over.
+  if (poll_) respond_poll("6");
+  ws_ = std::move(upgrade_link_);
+  upgrade_link_.reset();
+  transport_.store(TransportKind::websocket, std::memory_order_relaxed);
+  auto pending = std::move(write_buffer_);
+  write_buffer_.clear();
+  buffered_bytes_ = 0;
+  for (auto& p : pending) send_now(std::move(p));
+  log(LogLevel::debug, "upgraded to websocket");
+}
+
+void EngineSession::cancel_upgrade(std::string_view why) {
+  if (!upgrade_link_) return;
+  log(LogLevel::info, std::string("upgrade abandoned: ") + std::string(why));
+  upgrade_timer_.cancel();
+  noop_timer_.cancel();
+  probe_done_ = false;
+  auto link = std::move(upgrade_link_);
+  upgrade_link_.reset();
+  link->close(1000, why);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closing
+
+void EngineSession::close_by_server() {
+  // Queued packets still go out: websocketpp writes them before the close frame, and on polling
+  // close() delivers them with the close packet (now, or on the next poll).
+  run_on_thread([self = shared_from_this()] { self->close(CloseReason::forced_close, "closed by server"); });
+}
+
+void EngineSession::close(CloseReason reason, std::string_view description) {
+  if (!is_open()) return;
+  auto self = shared_from_this();
+  open_.store(false, std::memory_order_relaxed);
+  awaiting_pong_ = false;
+  heartbeat_.cancel();
+  upgrade_timer_.cancel();
+  noop_timer_.cancel();
+  if (upgrade_link_) {
+    upgrade_link_->close(1000, "session closed");
+    upgrade_link_.reset();
+  }
+  auto core = core_.lock();
+  bool linger = false;
+  if (poll_) {
+    std::string payload;
+    if (reason == CloseReason::forced_close) {
+      for (const auto& p : write_buffer_) append_to_payload(p.type, p.data(), p.binary, payload);
+    }
+    append_to_payload(PacketType::close, {}, false, payload);
+    write_buffer_.clear();
+    respond_poll(std::move(payload));
+  } else if (!ws_ && reason == CloseReason::forced_close && transport() == TransportKind::polling) {
+    // Keep the sid known for one more poll so the client learns of the close ("1"), as Node does.
+    linger = true;
+  }
+  if (ws_) {
+    auto link = std::move(ws_);
+    ws_.reset();
+    link->close(1000, to_string(reason));
+  }
+  if (!linger) {
+    write_buffer_.clear();
+    if (core) core->remove_session(id_);
+  } else if (core) {
+    heartbeat_.expires_after(core->options().ping_interval + core->options().ping_timeout);
+    heartbeat_.async_wait([weak = weak_from_this()](const std::error_code& ec) {
+      if (ec) return;
+      if (auto s = weak.lock()) s->on_heartbeat_timer();
+    });
+  }
+  const LogLevel level = (reason == CloseReason::transport_close || reason == CloseReason::forced_close)
+                             ? LogLevel::debug
+                             : (reason == CloseReason::ping_timeout ? LogLevel::info : LogLevel::warn);
+  log(level, std::string("closed: ") + std::string(to_string(reason)) + " (" + std::string(description) + ")");
+  auto handler = std::move(on_close_);
+  on_close_ = nullptr;
+  on_message_ = nullptr;
+  if (handler) handler(reason, description);
+}
+
+}  // namespace courier::detail
