@@ -436,7 +436,9 @@ void EngineSession::close(CloseReason reason, std::string_view description) {
     if (reason == CloseReason::forced_close) {
       for (const auto& p : write_buffer_) append_to_payload(p.type, p.data(), p.binary, payload);
     }
-    append_to_payload(PacketType::close, {}, false, payload);
+    // The client closed: its held poll just ends (noop), as in Node. Otherwise tell it with "1".
+    append_to_payload(reason == CloseReason::transport_close ? PacketType::noop : PacketType::close, {}, false,
+                      payload);
     write_buffer_.clear();
     respond_poll(std::move(payload));
   } else if (!ws_ && reason == CloseReason::forced_close && transport() == TransportKind::polling) {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds courier (warnings are errors), runs every test
+# (unit, real-client interop), then builds again with AddressSanitizer + UBSan and runs them again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+scripts/install-deps.sh
+
+jobs=$(nproc)
+build() {  # build <dir> <cmake args...>
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -G Ninja -DCOURIER_WARNINGS_AS_ERRORS=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+echo "== build (RelWithDebInfo)"
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== tests"
+ctest --test-dir build --output-on-failure --timeout 300
+
+echo "== build (ASan + UBSan)"
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DCOURIER_SANITIZE=ON
+echo "== tests under ASan + UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure --timeout 600

@@ -1,0 +1,439 @@
+// The Engine.IO session state machine driven through the transport seam with in-process fakes:
+// deterministic, no sockets. The real transports are covered by the interop tests.
+#include <catch2/catch.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+
+#include <courier/engine_server.hpp>
+
+#include "engine/engine_core.hpp"
+#include "engine/session.hpp"
+
+using namespace courier;
+using namespace courier::detail;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct FakeExchange final : HttpExchange {
+  HttpRequest req;
+  bool responded = false;
+  HttpResponse response;
+  std::function<void()> abort_cb;
+  const HttpRequest& request() const noexcept override { return req; }
+  void respond(HttpResponse r) override {
+    if (responded) return;
+    responded = true;
+    response = std::move(r);
+  }
+  void watch_abort(std::function<void()> cb) override { abort_cb = std::move(cb); }
+};
+
+struct FakeLink final : WsLink {
+  std::vector<std::string> sent;  // "<digit><data>" for text, "B:<bytes>" for binary
+  bool closed = false;
+  std::uint16_t close_code = 0;
+  void send(PacketType type, std::string_view data, bool binary) override {
+    if (binary)
+      sent.push_back("B:" + std::string(data));
+    else
+      sent.push_back(std::string(1, static_cast<char>('0' + static_cast<int>(type))) + std::string(data));
+  }
+  void close(std::uint16_t code, std::string_view) override {
+    closed = true;
+    close_code = code;
+  }
+  std::size_t buffered_amount() const noexcept override { return 0; }
+};
+
+std::shared_ptr<FakeExchange> request(std::string method, std::string query, std::string body = {}) {
+  auto e = std::make_shared<FakeExchange>();
+  e->req.method = std::move(method);
+  e->req.path = "/engine.io/";
+  e->req.query_string = std::move(query);
+  e->req.body = std::move(body);
+  e->req.remote_address = "127.0.0.1";
+  return e;
+}
+
+std::string sid_of(const std::string& open_payload) {
+  const auto p = open_payload.find("\"sid\":\"");
+  REQUIRE(p != std::string::npos);
+  return open_payload.substr(p + 7, 20);
+}
+
+struct Fixture {
+  asio::io_context io;
+  EngineOptions options;
+  std::shared_ptr<EngineCore> core;
+  std::vector<EngineSocket> sockets;
+  std::vector<std::string> messages;
+  std::vector<std::string> closes;
+
+  explicit Fixture(EngineOptions o = quiet()) : options(std::move(o)) {
+    core = std::make_shared<EngineCore>(io, options);
+    core->set_connection_handler([this](EngineSocket s) {
+      sockets.push_back(s);
+      s.on_message([this, s](const EngineMessage& m) {
+        messages.push_back((m.binary ? "B:" : "T:") + std::string(m.data));
+        if (m.binary)
+          s.send_binary(std::string(m.data));
+        else
+          s.send(std::string(m.data));
+      });
+      s.on_close([this](CloseReason r, std::string_view) { closes.emplace_back(to_string(r)); });
+    });
+  }
+  // Sessions whose handlers hold their own handle live until closed, as with a real server.
+  ~Fixture() { core->close_all(); }
+  static EngineOptions quiet() {
+    EngineOptions o;
+    o.ping_interval = 50ms;
+    o.ping_timeout = 40ms;
+    o.upgrade_timeout = 200ms;
+    o.logger.level = LogLevel::off;
+    return o;
+  }
+  std::string handshake_polling() {
+    auto e = request("GET", "EIO=4&transport=polling");
+    on_io([&] { core->handle_http(e); });
+    REQUIRE(e->responded);
+    REQUIRE(e->response.status == 200);
+    REQUIRE(e->response.body.rfind("0{", 0) == 0);
+    return sid_of(e->response.body);
+  }
+  // Runs `fn` on the io thread, as the transport would, plus whatever it posts.
+  template <class F>
+  void on_io(F fn) {
+    asio::post(io, fn);
+    io.restart();
+    io.poll();
+  }
+  void run_for(std::chrono::milliseconds d) {
+    io.restart();
+    io.run_for(d);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("polling handshake has exactly the spec's keys", "[engine]") {
+  Fixture f;
+  auto e = request("GET", "EIO=4&transport=polling");
+  f.on_io([&] { f.core->handle_http(e); });
+  REQUIRE(e->responded);
+  const std::string& body = e->response.body;
+  const std::string sid = sid_of(body);
+  CHECK(body == "0{\"sid\":\"" + sid +
+                    "\",\"upgrades\":[\"websocket\"],\"pingInterval\":50,\"pingTimeout\":40,\"maxPayload\":1000000}");
+  CHECK(sid.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos);
+  CHECK(f.core->session_count() == 1);
+  CHECK(f.sockets.size() == 1);
+}
+
+TEST_CASE("verification errors carry Node's codes and statuses", "[engine]") {
+  Fixture f;
+  struct Case {
+    const char* method;
+    const char* query;
+    int status;
+    const char* body;
+  };
+  const Case cases[] = {
+      {"GET", "EIO=4", 400, R"({"code":0,"message":"Transport unknown"})"},
+      {"GET", "EIO=4&transport=tobi", 400, R"({"code":0,"message":"Transport unknown"})"},
+      {"GET", "EIO=4&transport=polling&sid=nope", 400, R"({"code":1,"message":"Session ID unknown"})"},
+      {"POST", "EIO=4&transport=polling&sid=nope", 400, R"({"code":1,"message":"Session ID unknown"})"},
+      {"POST", "EIO=4&transport=polling", 400, R"({"code":2,"message":"Bad handshake method"})"},
+      {"GET", "EIO=4&transport=websocket", 400, R"({"code":3,"message":"Bad request"})"},
+      {"GET", "EIO=3&transport=polling", 400, R"({"code":5,"message":"Unsupported protocol version"})"},
+      {"GET", "transport=polling", 400, R"({"code":5,"message":"Unsupported protocol version"})"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.method << " " << c.query);
+    auto e = request(c.method, c.query);
+    f.on_io([&] { f.core->handle_http(e); });
+    REQUIRE(e->responded);
+    CHECK(e->response.status == c.status);
+    CHECK(e->response.body == c.body);
+  }
+  CHECK(f.core->session_count() == 0);
+}
+
+TEST_CASE("max_sessions refuses further handshakes with 503 and leaves others alone", "[engine]") {
+  auto o = Fixture::quiet();
+  o.max_sessions = 2;
+  Fixture f(o);
+  const std::string a = f.handshake_polling();
+  f.handshake_polling();
+  auto e = request("GET", "EIO=4&transport=polling");
+  f.on_io([&] { f.core->handle_http(e); });
+  CHECK(e->response.status == 503);
+  HttpResponse reject;
+  HttpRequest ws = e->req;
+  ws.query_string = "EIO=4&transport=websocket";
+  ws.upgrade = true;
+  CHECK_FALSE(f.core->accept_upgrade(ws, reject));
+  CHECK(reject.status == 503);
+  // The existing session still works.
+  auto post = request("POST", "EIO=4&transport=polling&sid=" + a, "4still here");
+  f.on_io([&] { f.core->handle_http(post); });
+  CHECK(post->response.body == "ok");
+  CHECK(f.messages == std::vector<std::string>{"T:still here"});
+}
+
+TEST_CASE("messages echo over polling, binary as base64", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  auto post = request("POST", "EIO=4&transport=polling&sid=" + sid, "4hello\x1e" "bAQIDBA==");
+  f.on_io([&] { f.core->handle_http(post); });
+  CHECK(post->response.status == 200);
+  CHECK(post->response.body == "ok");
+  CHECK(f.messages == std::vector<std::string>{"T:hello", std::string("B:\x01\x02\x03\x04")});
+  auto get = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(get); });
+  REQUIRE(get->responded);
+  CHECK(get->response.body == "4hello\x1e" "bAQIDBA==");
+}
+
+TEST_CASE("a held GET is answered by the ping and the session survives pongs", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  for (int round = 0; round < 3; ++round) {
+    auto get = request("GET", "EIO=4&transport=polling&sid=" + sid);
+    f.on_io([&] { f.core->handle_http(get); });
+    CHECK_FALSE(get->responded);
+    f.run_for(70ms);
+    REQUIRE(get->responded);
+    CHECK(get->response.body == "2");
+    auto pong = request("POST", "EIO=4&transport=polling&sid=" + sid, "3");
+    f.on_io([&] { f.core->handle_http(pong); });
+    CHECK(pong->response.body == "ok");
+  }
+  CHECK(f.closes.empty());
+  CHECK(f.core->session_count() == 1);
+}
+
+TEST_CASE("no pong closes with ping timeout and the held GET gets a close packet", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  auto get = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(get); });
+  f.run_for(70ms);
+  REQUIRE(get->response.body == "2");
+  auto get2 = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(get2); });
+  f.run_for(60ms);
+  REQUIRE(get2->responded);
+  CHECK(get2->response.body == "1");
+  CHECK(f.closes == std::vector<std::string>{"ping timeout"});
+  CHECK(f.core->session_count() == 0);
+}
+
+TEST_CASE("a second concurrent GET closes the session; the held one gets 1", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  auto held = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(held); });
+  auto second = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(second); });
+  CHECK(second->response.status == 400);
+  CHECK(held->response.body == "1");
+  CHECK(f.closes == std::vector<std::string>{"transport error"});
+}
+
+TEST_CASE("an aborted held GET ends the session", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  auto held = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(held); });
+  REQUIRE(held->abort_cb);
+  f.on_io([&] { held->abort_cb(); });
+  CHECK(f.closes == std::vector<std::string>{"transport error"});
+  CHECK(f.core->session_count() == 0);
+}
+
+TEST_CASE("malformed payloads close with parse error and get 400", "[engine]") {
+  for (const char* body : {"x", "", "4ok\x1e", "b!!!!", "4a\x1e\x1e" "4b", "\xff\xfe"}) {
+    Fixture f;
+    const std::string sid = f.handshake_polling();
+    auto post = request("POST", "EIO=4&transport=polling&sid=" + sid, body);
+    f.on_io([&] { f.core->handle_http(post); });
+    INFO("body: " << body);
+    CHECK(post->response.status == 400);
+    CHECK(f.closes == std::vector<std::string>{"parse error"});
+    CHECK(f.core->session_count() == 0);
+  }
+}
+
+TEST_CASE("client close packet ends the session with transport close", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  auto post = request("POST", "EIO=4&transport=polling&sid=" + sid, "1");
+  f.on_io([&] { f.core->handle_http(post); });
+  CHECK(f.closes == std::vector<std::string>{"transport close"});
+  auto get = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(get); });
+  CHECK(get->response.status == 400);
+}
+
+TEST_CASE("a client ping is an error in v4", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  f.on_io([&] { f.core->handle_http(request("POST", "EIO=4&transport=polling&sid=" + sid, "2")); });
+  CHECK(f.closes == std::vector<std::string>{"transport error"});
+}
+
+TEST_CASE("upgrade: probe, noop to the held poll, upgrade, then polling is refused", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  auto held = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(held); });
+
+  HttpRequest ws;
+  ws.method = "GET";
+  ws.path = "/engine.io/";
+  ws.query_string = "EIO=4&transport=websocket&sid=" + sid;
+  ws.upgrade = true;
+  HttpResponse reject;
+  REQUIRE(f.core->accept_upgrade(ws, reject));
+  auto link = std::make_shared<FakeLink>();
+  std::shared_ptr<WsHandler> handler;
+  f.on_io([&] { handler = f.core->open_websocket(ws, link); });
+  REQUIRE(handler);
+  f.on_io([&] { handler->on_ws_message("2probe", false); });
+  REQUIRE(link->sent == std::vector<std::string>{"3probe"});
+  CHECK(held->response.body == "6");
+  f.on_io([&] { handler->on_ws_message("5", false); });
+  CHECK(f.sockets[0].transport() == TransportKind::websocket);
+
+  // Messages now flow on the WebSocket.
+  f.on_io([&] { handler->on_ws_message("4over ws", false); });
+  CHECK(link->sent.back() == "4over ws");
+  f.on_io([&] { handler->on_ws_message(std::string("\x00\x01", 2), true); });
+  CHECK(link->sent.back() == std::string("B:\x00\x01", 4));
+
+  // Polling for that sid is now a bad request.
+  auto late = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(late); });
+  CHECK(late->response.status == 400);
+  CHECK(late->response.body == R"({"code":3,"message":"Bad request"})");
+
+  // A second WebSocket for the sid is closed; the first goes on.
+  auto link2 = std::make_shared<FakeLink>();
+  REQUIRE(f.core->accept_upgrade(ws, reject));
+  CHECK_FALSE(f.core->open_websocket(ws, link2));
+  CHECK(link2->closed);
+  CHECK_FALSE(link->closed);
+  f.on_io([&] { handler->on_ws_message("4still", false); });
+  CHECK(link->sent.back() == "4still");
+  CHECK(f.closes.empty());
+}
+
+TEST_CASE("an upgrade that never completes times out and polling goes on", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  HttpRequest ws;
+  ws.method = "GET";
+  ws.query_string = "EIO=4&transport=websocket&sid=" + sid;
+  ws.upgrade = true;
+  auto link = std::make_shared<FakeLink>();
+  std::shared_ptr<WsHandler> handler;
+  f.on_io([&] { handler = f.core->open_websocket(ws, link); });
+  REQUIRE(handler);
+  // Keep the session alive with pongs while the upgrade timer (200 ms) runs out.
+  for (int i = 0; i < 6; ++i) {
+    auto get = request("GET", "EIO=4&transport=polling&sid=" + sid);
+    f.on_io([&] { f.core->handle_http(get); });
+    f.run_for(60ms);
+    if (get->responded && get->response.body == "2")
+      f.on_io([&] { f.core->handle_http(request("POST", "EIO=4&transport=polling&sid=" + sid, "3")); });
+  }
+  CHECK(link->closed);
+  CHECK(f.sockets[0].transport() == TransportKind::polling);
+  CHECK(f.closes.empty());
+}
+
+TEST_CASE("websocket sessions: open packet, echo, parse error, close reasons", "[engine]") {
+  Fixture f;
+  HttpRequest ws;
+  ws.method = "GET";
+  ws.query_string = "EIO=4&transport=websocket";
+  ws.upgrade = true;
+  HttpResponse reject;
+  REQUIRE(f.core->accept_upgrade(ws, reject));
+  auto link = std::make_shared<FakeLink>();
+  std::shared_ptr<WsHandler> handler;
+  f.on_io([&] { handler = f.core->open_websocket(ws, link); });
+  REQUIRE(handler);
+  REQUIRE(link->sent.size() == 1);
+  CHECK(link->sent[0].find("\"upgrades\":[]") != std::string::npos);
+  f.on_io([&] { handler->on_ws_message("4hi", false); });
+  CHECK(link->sent.back() == "4hi");
+  f.on_io([&] { handler->on_ws_message("9", false); });
+  CHECK(f.closes == std::vector<std::string>{"parse error"});
+  CHECK(link->closed);
+
+  auto link2 = std::make_shared<FakeLink>();
+  std::shared_ptr<WsHandler> h2;
+  f.on_io([&] { h2 = f.core->open_websocket(ws, link2); });
+  f.on_io([&] { h2->on_ws_close(false, "transport close"); });
+  CHECK(f.closes.back() == "transport close");
+  CHECK(f.core->session_count() == 0);
+}
+
+TEST_CASE("websocket heartbeat: ping, pong keeps it, silence times it out", "[engine]") {
+  Fixture f;
+  HttpRequest ws;
+  ws.query_string = "EIO=4&transport=websocket";
+  ws.upgrade = true;
+  auto link = std::make_shared<FakeLink>();
+  std::shared_ptr<WsHandler> handler;
+  f.on_io([&] { handler = f.core->open_websocket(ws, link); });
+  for (int i = 0; i < 3; ++i) {
+    f.run_for(60ms);
+    REQUIRE(link->sent.back() == "2");
+    link->sent.push_back("-");
+    f.on_io([&] { handler->on_ws_message("3", false); });
+  }
+  CHECK(f.closes.empty());
+  f.run_for(150ms);
+  CHECK(f.closes == std::vector<std::string>{"ping timeout"});
+}
+
+TEST_CASE("server close on polling delivers queued data and a close packet on the next poll", "[engine]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  f.on_io([&] { f.sockets[0].send("last words"); });
+  f.on_io([&] { f.sockets[0].close(); });
+  CHECK(f.closes == std::vector<std::string>{"forced close"});
+  auto get = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(get); });
+  CHECK(get->response.body == "4last words\x1e" "1");
+  CHECK(f.core->session_count() == 0);
+}
+
+TEST_CASE("CORS: configured origins, preflight, credentials", "[engine]") {
+  auto o = Fixture::quiet();
+  o.cors.origins = {"https://app.example"};
+  o.cors.credentials = true;
+  Fixture f(o);
+  auto pre = request("OPTIONS", "EIO=4&transport=polling");
+  pre->req.headers = {{"Origin", "https://app.example"}, {"Access-Control-Request-Headers", "x-token"}};
+  f.on_io([&] { f.core->handle_http(pre); });
+  CHECK(pre->response.status == 204);
+  auto has = [](const HttpResponse& r, const char* k, const char* v) {
+    for (const auto& [hk, hv] : r.headers)
+      if (hk == k && hv == v) return true;
+    return false;
+  };
+  CHECK(has(pre->response, "Access-Control-Allow-Origin", "https://app.example"));
+  CHECK(has(pre->response, "Access-Control-Allow-Credentials", "true"));
+  CHECK(has(pre->response, "Access-Control-Allow-Headers", "x-token"));
+
+  auto other = request("GET", "EIO=4&transport=polling");
+  other->req.headers = {{"Origin", "https://evil.example"}};
+  f.on_io([&] { f.core->handle_http(other); });
+  for (const auto& [k, v] : other->response.headers) CHECK(k.rfind("Access-Control", 0) != 0);
+}
