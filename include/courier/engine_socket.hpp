@@ -65,6 +65,8 @@ class EngineSocket {
 
   /// True for a non-empty handle.
   explicit operator bool() const noexcept { return static_cast<bool>(session_); }
+  /// The session; used by courier itself.
+  const std::shared_ptr<detail::EngineSession>& session() const noexcept { return session_; }
 
  private:
   std::shared_ptr<detail::EngineSession> session_;

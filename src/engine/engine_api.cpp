@@ -33,14 +33,14 @@ bool EngineSocket::is_open() const noexcept { return session_ && session_->is_op
 
 void EngineSocket::send(std::string text) const {
   if (!session_) return;
-  detail::OutPacket p;
+  detail::QueuedPacket p;
   p.own = std::move(text);
   session_->send(std::move(p));
 }
 
 void EngineSocket::send_binary(std::string bytes) const {
   if (!session_) return;
-  detail::OutPacket p;
+  detail::QueuedPacket p;
   p.binary = true;
   p.own = std::move(bytes);
   session_->send(std::move(p));
@@ -48,7 +48,7 @@ void EngineSocket::send_binary(std::string bytes) const {
 
 void EngineSocket::send_shared(std::shared_ptr<const std::string> text, bool binary) const {
   if (!session_ || !text) return;
-  detail::OutPacket p;
+  detail::QueuedPacket p;
   p.binary = binary;
   p.shared = std::move(text);
   session_->send(std::move(p));

@@ -1,10 +1,6 @@
 #include "engine/engine_core.hpp"
 
-#include <sys/random.h>
-
-#include <cstring>
-
-#include "engine/base64.hpp"
+#include "common/random_id.hpp"
 #include "engine/query.hpp"
 #include "engine/session.hpp"
 
@@ -72,22 +68,7 @@ EngineCore::EngineCore(asio::io_context& io, EngineOptions options) : io_(io), o
 
 EngineCore::~EngineCore() = default;
 
-std::string EngineCore::generate_id() {
-  // 15 random bytes, base64url: the same shape as Node's base64id (20 characters).
-  unsigned char bytes[15];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n > 0) got += static_cast<std::size_t>(n);
-  }
-  std::string id;
-  base64_encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes), id);
-  for (char& c : id) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  return id;
-}
+std::string EngineCore::generate_id() { return random_id(); }
 
 void EngineCore::log_refusal(const HttpRequest& request, errc error, std::string_view detail) const {
   const Logger& logger = options_.logger;
@@ -292,7 +273,7 @@ void EngineCore::close_all() {
   std::vector<std::shared_ptr<EngineSession>> all;
   all.reserve(sessions_.size());
   for (auto& [id, s] : sessions_) all.push_back(s);
-  for (auto& s : all) s->close(CloseReason::forced_close, "server closed");
+  for (auto& s : all) s->close(CloseReason::forced_close, "server closed", /*allow_linger=*/false);
   sessions_.clear();
 }
 

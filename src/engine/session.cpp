@@ -97,7 +97,7 @@ void EngineSession::start(std::shared_ptr<WsLink> websocket) {
   open += ",\"maxPayload\":";
   open += std::to_string(o.max_http_buffer_size);
   open += '}';
-  OutPacket p;
+  QueuedPacket p;
   p.type = PacketType::open;
   p.own = std::move(open);
   send_now(std::move(p));
@@ -107,7 +107,7 @@ void EngineSession::start(std::shared_ptr<WsLink> websocket) {
 // ---------------------------------------------------------------------------------------------
 // Sending
 
-void EngineSession::send(OutPacket packet) {
+void EngineSession::send(QueuedPacket packet) {
   if (io_.get_executor().running_in_this_thread()) {
     send_now(std::move(packet));
   } else {
@@ -115,7 +115,7 @@ void EngineSession::send(OutPacket packet) {
   }
 }
 
-void EngineSession::send_now(OutPacket packet) {
+void EngineSession::send_now(QueuedPacket packet) {
   if (!is_open()) return;
   if (ws_) {
     ws_->send(packet.type, packet.data(), packet.binary);
@@ -180,7 +180,7 @@ void EngineSession::on_heartbeat_timer() {
     close(CloseReason::ping_timeout, "no pong within pingTimeout");
     return;
   }
-  OutPacket ping;
+  QueuedPacket ping;
   ping.type = PacketType::ping;
   send_now(std::move(ping));
   if (!is_open()) return;
@@ -248,7 +248,7 @@ void EngineSession::handle_poll(const std::shared_ptr<HttpExchange>& exchange) {
   }
   if (probe_done_) {
     // An upgrade is under way: release the poll at once so the client can send "5".
-    OutPacket noop;
+    QueuedPacket noop;
     noop.type = PacketType::noop;
     send_now(std::move(noop));
     return;
@@ -359,7 +359,7 @@ void EngineSession::on_upgrade_message(std::string_view data, bool binary) {
     probe_done_ = true;
     // Release a held poll with a noop so the client can finish the upgrade; keep doing it until then.
     if (poll_ && write_buffer_.empty()) {
-      OutPacket noop;
+      QueuedPacket noop;
       noop.type = PacketType::noop;
       send_now(std::move(noop));
     }
@@ -368,7 +368,7 @@ void EngineSession::on_upgrade_message(std::string_view data, bool binary) {
       if (ec) return;
       auto self = weak.lock();
       if (!self || !self->probe_done_ || !self->upgrade_link_ || !self->poll_) return;
-      OutPacket noop;
+      QueuedPacket noop;
       noop.type = PacketType::noop;
       self->send_now(std::move(noop));
     });
@@ -417,7 +417,13 @@ void EngineSession::close_by_server() {
   run_on_thread([self = shared_from_this()] { self->close(CloseReason::forced_close, "closed by server"); });
 }
 
-void EngineSession::close(CloseReason reason, std::string_view description) {
+bool EngineSession::writable() const noexcept {
+  if (!is_open()) return false;
+  if (ws_) return ws_->buffered_amount() == 0;
+  return static_cast<bool>(poll_);
+}
+
+void EngineSession::close(CloseReason reason, std::string_view description, bool allow_linger) {
   if (!is_open()) return;
   auto self = shared_from_this();
   open_.store(false, std::memory_order_relaxed);
@@ -441,7 +447,7 @@ void EngineSession::close(CloseReason reason, std::string_view description) {
                       payload);
     write_buffer_.clear();
     respond_poll(std::move(payload));
-  } else if (!ws_ && reason == CloseReason::forced_close && transport() == TransportKind::polling) {
+  } else if (allow_linger && !ws_ && reason == CloseReason::forced_close && transport() == TransportKind::polling) {
     // Keep the sid known for one more poll so the client learns of the close ("1"), as Node does.
     linger = true;
   }

@@ -24,7 +24,7 @@ namespace courier::detail {
 class EngineCore;
 
 /// A packet waiting to be written. Shared data lets a broadcast reach many sessions without copies.
-struct OutPacket {
+struct QueuedPacket {
   PacketType type = PacketType::message;
   bool binary = false;
   std::string own;
@@ -45,7 +45,7 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   asio::io_context& io() noexcept { return io_; }
 
   // Public API (any thread).
-  void send(OutPacket packet);
+  void send(QueuedPacket packet);
   void close_by_server();
   void set_message_handler(std::function<void(const EngineMessage&)> handler);
   void set_close_handler(std::function<void(CloseReason, std::string_view)> handler);
@@ -60,7 +60,10 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
 
   /// Ends the session: stops timers, answers a held poll with a close packet, closes the WebSocket,
   /// leaves the core's table and tells the host once.
-  void close(CloseReason reason, std::string_view description);
+  void close(CloseReason reason, std::string_view description, bool allow_linger = true);
+  /// True when a packet written now goes out at once (a poll is held, or the WebSocket's send
+  /// queue is empty); volatile packets are dropped otherwise.
+  bool writable() const noexcept;
 
   // From WebSocket handlers (server thread).
   void on_ws_message(const WsLink* link, std::string_view data, bool binary);
@@ -69,7 +72,7 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
  private:
   template <class F>
   void run_on_thread(F&& f);
-  void send_now(OutPacket packet);
+  void send_now(QueuedPacket packet);
   void handle_packet(Packet& packet);
   void flush_poll();
   void respond_poll(std::string payload);
@@ -97,7 +100,7 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
 
   // Polling.
   std::shared_ptr<HttpExchange> poll_;
-  std::vector<OutPacket> write_buffer_;
+  std::vector<QueuedPacket> write_buffer_;
   std::size_t buffered_bytes_ = 0;
 
   // WebSocket.

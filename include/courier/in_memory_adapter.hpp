@@ -1,0 +1,54 @@
+#pragma once
+/// @file in_memory_adapter.hpp
+/// The default adapter: one process, rooms in memory.
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <courier/adapter.hpp>
+
+namespace courier {
+
+/// Rooms of one namespace in this process: room -> sockets and socket -> rooms, each socket in
+/// the room named by its id, empty rooms deleted. A broadcast is encoded once for all recipients.
+/// Remote adapters compose it for their local half.
+///
+/// Thread-safety: the server's thread only, like every Adapter.
+class InMemoryAdapter : public Adapter {
+ public:
+  explicit InMemoryAdapter(AdapterHost& host) : host_(host) {}
+
+  /// A factory for ServerOptions::adapter.
+  static AdapterFactory factory();
+
+  void add_all(const SocketId& id, const std::vector<RoomName>& rooms) override;
+  void del(const SocketId& id, const RoomName& room) override;
+  void del_all(const SocketId& id) override;
+  std::vector<RoomName> socket_rooms(const SocketId& id) const override;
+  std::vector<SocketId> local_sockets(const BroadcastOptions& opts) const override;
+  std::vector<RoomName> local_rooms() const override;
+
+  void broadcast(const OutPacket& packet, const BroadcastOptions& opts) override;
+  void broadcast_with_ack(const OutPacket& packet, const BroadcastOptions& opts,
+                          std::function<void(std::size_t)> client_count, std::function<void(Args)> on_ack) override;
+  void fetch_sockets(const BroadcastOptions& opts,
+                     std::function<void(std::vector<SocketInfo>, std::error_code)> done) override;
+  void add_sockets(const BroadcastOptions& opts, const std::vector<RoomName>& rooms) override;
+  void del_sockets(const BroadcastOptions& opts, const std::vector<RoomName>& rooms) override;
+  void disconnect_sockets(const BroadcastOptions& opts, bool close) override;
+
+  /// Number of rooms (including each socket's own room).
+  std::size_t room_count() const noexcept { return rooms_.size(); }
+
+ protected:
+  AdapterHost& host() noexcept { return host_; }
+
+ private:
+  AdapterHost& host_;
+  std::unordered_map<RoomName, std::unordered_set<SocketId>> rooms_;
+  std::unordered_map<SocketId, std::unordered_set<RoomName>> sids_;
+};
+
+}  // namespace courier

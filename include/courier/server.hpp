@@ -1,0 +1,86 @@
+#pragma once
+/// @file server.hpp
+/// The Socket.IO v5 server.
+
+#include <functional>
+#include <memory>
+#include <regex>
+#include <string>
+#include <system_error>
+
+#include <asio/io_context.hpp>
+
+#include <courier/listener.hpp>
+#include <courier/namespace.hpp>
+#include <courier/server_options.hpp>
+
+namespace courier {
+
+namespace detail {
+class ServerImpl;
+}
+
+/// A Socket.IO server: namespaces over one Engine.IO server.
+///
+/// Either give it your io_context (run by exactly one thread) and `attach` it to a Listener or
+/// `listen`, or let it own one and call `run()` / `start()`.
+///
+/// Thread-safety: members may be called from any thread (posted to the server's thread), except
+/// construction and destruction, which happen while the io_context is not running or on its thread.
+class Server {
+ public:
+  /// A server on the host's io_context.
+  explicit Server(asio::io_context& io, ServerOptions options = {});
+  /// A server that owns its io_context; drive it with run() or start().
+  explicit Server(ServerOptions options = {});
+  /// Closes the server (see close()).
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// The static namespace `name` ("/chat"), created on first use.
+  Namespace of(const std::string& name);
+  /// A parent of dynamic namespaces: any name accepted by `accept(name, auth)` is created on first
+  /// connection and inherits the parent's middlewares and connection handler.
+  Namespace of(std::function<bool(const std::string& name, const Value& auth)> accept);
+  /// A parent of dynamic namespaces whose names fully match `pattern`.
+  Namespace of(const std::regex& pattern);
+
+  /// The main namespace "/" (io.sockets in Node).
+  Namespace sockets() { return of("/"); }
+  /// Broadcast helpers on "/".
+  Room to(std::string room) { return sockets().to(std::move(room)); }
+  Room in(std::string room) { return sockets().to(std::move(room)); }
+  template <class... A>
+  void emit(std::string_view event, A&&... a) {
+    sockets().emit(event, std::forward<A>(a)...);
+  }
+
+  /// Serves this server's path on an existing listener (several servers may share one).
+  void attach(Listener& listener);
+  /// Creates a listener of its own and listens; returns the bind/listen error, if any.
+  std::error_code listen(const ListenOptions& options);
+  /// The port of the server's own listener (0 without one).
+  std::uint16_t port() const noexcept;
+
+  /// Runs the owned io_context on this thread until close(). Only for a server that owns it.
+  void run();
+  /// Runs the owned io_context on a background thread; close() or the destructor stops it.
+  void start();
+
+  /// Stops accepting, disconnects every socket ("server shutting down"), closes the Engine.IO
+  /// sessions (queued packets are written first), then calls `done` on the server's thread.
+  void close(std::function<void()> done = {});
+
+  /// The io_context the server runs on.
+  asio::io_context& context() noexcept;
+
+ private:
+  std::unique_ptr<asio::io_context> owned_io_;
+  std::shared_ptr<detail::ServerImpl> impl_;
+  std::unique_ptr<Listener> listener_;
+  struct Runner;
+  std::unique_ptr<Runner> runner_;
+};
+
+}  // namespace courier

@@ -1,0 +1,150 @@
+#pragma once
+/// @file value.hpp
+/// courier::Value: the JSON-plus-binary value that Socket.IO events carry.
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace courier {
+
+class Value;
+struct Member;
+
+/// An array of values (also the argument list of an event).
+using Array = std::vector<Value>;
+/// An object: members in insertion order, as JavaScript keeps them.
+using Object = std::vector<Member>;
+/// The arguments of an event or an ack.
+using Args = std::vector<Value>;
+
+/// Binary bytes inside a value (a Buffer / ArrayBuffer on the JavaScript side).
+struct Bytes {
+  std::string data;
+  bool operator==(const Bytes& o) const noexcept { return data == o.data; }
+};
+
+/// A JSON value that may also hold binary data. Copyable; copies are deep.
+///
+/// Values that come from the wire remember their JSON text (`raw_json()`), and courier writes that
+/// text back unchanged when such a value is emitted again, so a relay never re-serializes.
+///
+/// Thread-safety: like std::string (concurrent const access is safe, mutation is not).
+class Value {
+ public:
+  enum class Type : std::uint8_t { null, boolean, integer, uinteger, number, string, binary, array, object };
+
+  Value() noexcept = default;
+  Value(std::nullptr_t) noexcept {}
+  Value(bool b) noexcept : v_(b) {}
+  Value(int i) noexcept : v_(static_cast<std::int64_t>(i)) {}
+  Value(long i) noexcept : v_(static_cast<std::int64_t>(i)) {}
+  Value(long long i) noexcept : v_(static_cast<std::int64_t>(i)) {}
+  Value(unsigned i) noexcept : v_(static_cast<std::int64_t>(i)) {}
+  Value(unsigned long i) noexcept { set_unsigned(i); }
+  Value(unsigned long long i) noexcept { set_unsigned(i); }
+  Value(double d) noexcept : v_(d) {}
+  Value(const char* s) : v_(std::string(s)) {}
+  Value(std::string s) noexcept : v_(std::move(s)) {}
+  Value(std::string_view s) : v_(std::string(s)) {}
+  Value(Bytes b) noexcept : v_(std::move(b)) {}
+  Value(Array a) noexcept : v_(std::move(a)) {}
+  Value(Object o) noexcept : v_(std::move(o)) {}
+
+  /// Binary value from bytes.
+  static Value binary(std::string bytes) { return Value(Bytes{std::move(bytes)}); }
+  /// Array value: `Value::array({1, "two", nullptr})`.
+  static Value array(std::initializer_list<Value> items = {});
+  /// Object value: `Value::object({{"name", "ada"}, {"age", 36}})`.
+  static Value object(std::initializer_list<std::pair<std::string, Value>> members = {});
+  /// Parses JSON text (no binary). Returns false and leaves `out` null on invalid JSON.
+  static bool parse_json(std::string_view text, Value& out);
+
+  Type type() const noexcept { return static_cast<Type>(v_.index()); }
+  bool is_null() const noexcept { return type() == Type::null; }
+  bool is_bool() const noexcept { return type() == Type::boolean; }
+  /// True for integers (signed or unsigned) and other numbers.
+  bool is_number() const noexcept {
+    return type() == Type::integer || type() == Type::uinteger || type() == Type::number;
+  }
+  /// True for numbers with an exact 64-bit integer value.
+  bool is_integer() const noexcept { return type() == Type::integer || type() == Type::uinteger; }
+  bool is_string() const noexcept { return type() == Type::string; }
+  bool is_binary() const noexcept { return type() == Type::binary; }
+  bool is_array() const noexcept { return type() == Type::array; }
+  bool is_object() const noexcept { return type() == Type::object; }
+
+  /// The boolean, or `fallback` for other types.
+  bool as_bool(bool fallback = false) const noexcept;
+  /// The number as int64 (doubles truncated, out-of-range clamped), or `fallback` for non-numbers.
+  std::int64_t as_int(std::int64_t fallback = 0) const noexcept;
+  /// The number as uint64 (negative values give `fallback`).
+  std::uint64_t as_uint(std::uint64_t fallback = 0) const noexcept;
+  /// The number as double, or `fallback`.
+  double as_double(double fallback = 0.0) const noexcept;
+  /// The string, or an empty string for other types.
+  const std::string& as_string() const noexcept;
+  /// The binary bytes, or an empty string for other types.
+  const std::string& as_binary() const noexcept;
+  /// The array, or an empty array for other types.
+  const Array& as_array() const noexcept;
+  /// The object members, or none for other types.
+  const Object& as_object() const noexcept;
+  /// Mutable array; turns a null value into an empty array first.
+  Array& make_array();
+  /// Mutable object; turns a null value into an empty object first.
+  Object& make_object();
+
+  /// Number of elements (array) or members (object); 0 otherwise.
+  std::size_t size() const noexcept;
+  /// Array element, or a null value when out of range or not an array.
+  const Value& operator[](std::size_t index) const noexcept;
+  /// First member named `key`, or a null value.
+  const Value& operator[](std::string_view key) const noexcept;
+  /// Pointer to the first member named `key`, or nullptr.
+  const Value* find(std::string_view key) const noexcept;
+  /// Sets member `key` (replacing the first one of that name); makes the value an object if null.
+  Value& set(std::string key, Value value);
+  /// Appends to an array; makes the value an array if null.
+  Value& push_back(Value value);
+
+  /// True when binary data appears anywhere inside.
+  bool has_binary() const noexcept;
+  /// Compact JSON. Binary is written as {"_placeholder":true,"num":N} with N counting from 0
+  /// in document order, as Socket.IO's wire format does.
+  std::string to_json() const;
+  /// The JSON text this value was parsed from, when it came from the wire unchanged; else empty.
+  std::string_view raw_json() const noexcept { return std::string_view(raw_.get(), raw_size_); }
+  /// Attaches wire text to the value without copying it: `text` must point into `buffer`
+  /// (used by courier's decoder; the buffer is kept alive by the value).
+  void set_raw_json(std::shared_ptr<const std::string> buffer, std::string_view text) noexcept;
+
+  friend bool operator==(const Value& a, const Value& b) noexcept { return a.v_ == b.v_; }
+  friend bool operator!=(const Value& a, const Value& b) noexcept { return !(a == b); }
+
+ private:
+  void set_unsigned(unsigned long long u) noexcept;
+  void invalidate() noexcept {
+    raw_.reset();
+    raw_size_ = 0;
+  }
+
+  std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Bytes, Array, Object> v_;
+  std::shared_ptr<const char> raw_;  // aliases the received packet's buffer
+  std::size_t raw_size_ = 0;
+};
+
+/// One member of an object.
+struct Member {
+  std::string key;
+  Value value;
+  bool operator==(const Member& o) const noexcept { return key == o.key && value == o.value; }
+};
+
+}  // namespace courier

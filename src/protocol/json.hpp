@@ -1,0 +1,32 @@
+#pragma once
+// JSON reading (RapidJSON) and writing (by hand: compact, key order kept, exact 64-bit integers)
+// for courier::Value, with Socket.IO's binary placeholders.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <courier/value.hpp>
+
+namespace courier::detail {
+
+/// Appends the compact JSON of `v`. Binary values become placeholders numbered from
+/// `attachments.size()`, and their bytes are appended to `attachments`. Values carrying raw wire
+/// text (and no binary) are copied verbatim.
+void write_json(const Value& v, std::string& out, std::vector<std::string>* attachments);
+
+/// Appends `s` as a JSON string literal.
+void write_json_string(std::string_view s, std::string& out);
+
+/// Parses JSON text into `out`. False on invalid JSON.
+bool parse_json(std::string_view text, Value& out);
+
+/// Parses JSON text that lies inside `buffer`; when it is an array, each top-level element keeps
+/// a view of its exact wire text in `buffer` (for relays that forward without re-serializing).
+bool parse_json_keep_raw(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out);
+
+/// Replaces placeholders {"_placeholder":true,"num":N} with the N-th attachment. False when a
+/// placeholder names a missing attachment.
+bool fill_placeholders(Value& v, std::vector<std::string>& attachments);
+
+}  // namespace courier::detail

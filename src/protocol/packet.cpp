@@ -1,0 +1,191 @@
+#include "protocol/packet.hpp"
+
+#include <charconv>
+
+#include "protocol/json.hpp"
+
+namespace courier::detail {
+namespace {
+
+bool is_reserved_event(std::string_view name) noexcept {
+  return name == "connect" || name == "connect_error" || name == "disconnect" || name == "disconnecting" ||
+         name == "newListener" || name == "removeListener";
+}
+
+// socket.io-parser's isPayloadValid, with the event name required to be a string.
+const char* check_payload(SioType type, const SioPacket& p) {
+  switch (type) {
+    case SioType::connect:
+      return !p.has_data || p.data.is_object() ? nullptr : "CONNECT payload must be an object";
+    case SioType::disconnect: return p.has_data ? "DISCONNECT takes no payload" : nullptr;
+    case SioType::connect_error:
+      return p.has_data && (p.data.is_object() || p.data.is_string()) ? nullptr : "invalid CONNECT_ERROR payload";
+    case SioType::event:
+    case SioType::binary_event:
+      if (!p.has_data || !p.data.is_array() || p.data.size() == 0) return "event payload must be a non-empty array";
+      if (!p.data[0].is_string()) return "event name must be a string";
+      if (is_reserved_event(p.data[0].as_string())) return "reserved event name";
+      return nullptr;
+    case SioType::ack:
+    case SioType::binary_ack: return p.has_data && p.data.is_array() ? nullptr : "ack payload must be an array";
+  }
+  return "unknown packet type";
+}
+
+bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, std::string& error,
+                  const std::shared_ptr<const std::string>* buffer) {
+  attachments = 0;
+  if (s.empty()) {
+    error = "empty packet";
+    return false;
+  }
+  const char t = s[0];
+  if (t < '0' || t > '6') {
+    error = "unknown packet type";
+    return false;
+  }
+  out = SioPacket{};
+  out.type = static_cast<SioType>(t - '0');
+  std::size_t i = 1;
+  if (out.type == SioType::binary_event || out.type == SioType::binary_ack) {
+    const std::size_t dash = s.find('-', i);
+    if (dash == std::string_view::npos || dash == i || dash - i > 9) {
+      error = "illegal attachments";
+      return false;
+    }
+    std::size_t n = 0;
+    auto r = std::from_chars(s.data() + i, s.data() + dash, n);
+    if (r.ec != std::errc() || r.ptr != s.data() + dash) {
+      error = "illegal attachments";
+      return false;
+    }
+    if (n > kMaxAttachments) {
+      error = "too many attachments";
+      return false;
+    }
+    attachments = n;
+    i = dash + 1;
+  }
+  if (i < s.size() && s[i] == '/') {
+    const std::size_t comma = s.find(',', i);
+    const std::size_t end = comma == std::string_view::npos ? s.size() : comma;
+    out.nsp.assign(s.data() + i, end - i);
+    i = comma == std::string_view::npos ? s.size() : comma + 1;
+  }
+  if (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    std::size_t j = i;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+    std::uint64_t id = 0;
+    auto r = std::from_chars(s.data() + i, s.data() + j, id);
+    if (r.ec != std::errc()) {
+      error = "invalid ack id";
+      return false;
+    }
+    out.id = id;
+    i = j;
+  }
+  if (i < s.size()) {
+    const std::string_view json = s.substr(i);
+    const bool ok = buffer ? parse_json_keep_raw(*buffer, json, out.data) : parse_json(json, out.data);
+    if (!ok) {
+      error = "invalid JSON payload";
+      return false;
+    }
+    out.has_data = true;
+  }
+  if (const char* why = check_payload(out.type, out)) {
+    error = why;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+EncodedPacket encode(const SioPacket& packet) {
+  std::vector<std::string> attachments;
+  std::string json;
+  if (packet.has_data) write_json(packet.data, json, &attachments);
+  SioType type = packet.type;
+  if (!attachments.empty()) {
+    if (type == SioType::event) type = SioType::binary_event;
+    if (type == SioType::ack) type = SioType::binary_ack;
+  }
+  auto text = std::make_shared<std::string>();
+  text->reserve(json.size() + packet.nsp.size() + 24);
+  *text += static_cast<char>('0' + static_cast<int>(type));
+  if (type == SioType::binary_event || type == SioType::binary_ack) {
+    *text += std::to_string(attachments.size());
+    *text += '-';
+  }
+  if (packet.nsp != "/") {
+    *text += packet.nsp;
+    *text += ',';
+  }
+  if (packet.id) *text += std::to_string(*packet.id);
+  *text += json;
+  EncodedPacket out;
+  out.text = std::move(text);
+  out.attachments.reserve(attachments.size());
+  for (auto& a : attachments) out.attachments.push_back(std::make_shared<const std::string>(std::move(a)));
+  return out;
+}
+
+bool decode_text_packet(std::string_view text, SioPacket& out, std::size_t& attachments, std::string& error) {
+  return parse_packet(text, out, attachments, error, nullptr);
+}
+
+Decoder::Status Decoder::fail(std::string why) {
+  error_ = std::move(why);
+  reset();
+  return Status::error;
+}
+
+void Decoder::reset() noexcept {
+  pending_.reset();
+  expected_ = 0;
+  attachments_.clear();
+}
+
+Decoder::Status Decoder::feed_text(std::string_view text, SioPacket& out) {
+  if (pending_) return fail("got plaintext data when reconstructing a packet");
+  auto buffer = std::make_shared<const std::string>(text);
+  SioPacket packet;
+  std::size_t n = 0;
+  if (!parse_packet(*buffer, packet, n, error_, &buffer)) return Status::error;
+  if (packet.type == SioType::binary_event || packet.type == SioType::binary_ack) {
+    if (n == 0) return finish_now(packet, out);
+    pending_ = std::move(packet);
+    expected_ = n;
+    attachments_.clear();
+    attachments_.reserve(n);
+    return Status::need_more;
+  }
+  out = std::move(packet);
+  return Status::ok;
+}
+
+Decoder::Status Decoder::finish_now(SioPacket& packet, SioPacket& out) {
+  pending_ = std::move(packet);
+  expected_ = 0;
+  return finish(out);
+}
+
+Decoder::Status Decoder::feed_binary(std::string_view bytes, SioPacket& out) {
+  if (!pending_) return fail("got binary data when not reconstructing a packet");
+  attachments_.emplace_back(bytes);
+  if (attachments_.size() < expected_) return Status::need_more;
+  return finish(out);
+}
+
+Decoder::Status Decoder::finish(SioPacket& out) {
+  SioPacket packet = std::move(*pending_);
+  pending_.reset();
+  if (!fill_placeholders(packet.data, attachments_)) return fail("placeholder refers to a missing attachment");
+  attachments_.clear();
+  expected_ = 0;
+  out = std::move(packet);
+  return Status::ok;
+}
+
+}  // namespace courier::detail

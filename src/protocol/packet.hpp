@@ -1,0 +1,77 @@
+#pragma once
+// Socket.IO v5 packets: decoding (with binary attachment reassembly) and encoding (encode once,
+// binary split into attachments), following socket.io-parser 4.x.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <courier/value.hpp>
+
+namespace courier::detail {
+
+enum class SioType : std::uint8_t {
+  connect = 0,
+  disconnect = 1,
+  event = 2,
+  ack = 3,
+  connect_error = 4,
+  binary_event = 5,
+  binary_ack = 6,
+};
+
+struct SioPacket {
+  SioType type = SioType::event;
+  std::string nsp = "/";
+  std::optional<std::uint64_t> id;
+  Value data;  // null when the packet had no payload
+  bool has_data = false;
+};
+
+/// A packet encoded for the wire once and shared by every recipient.
+struct EncodedPacket {
+  std::shared_ptr<const std::string> text;                      // the Engine.IO message
+  std::vector<std::shared_ptr<const std::string>> attachments;  // binary Engine.IO messages
+};
+
+/// Encodes a packet; EVENT/ACK with binary data become BINARY_EVENT/BINARY_ACK with attachments.
+EncodedPacket encode(const SioPacket& packet);
+
+/// Largest number of binary attachments one packet may announce (socket.io-parser has no limit;
+/// an unbounded count would let one client make the server wait for and buffer anything).
+inline constexpr std::size_t kMaxAttachments = 1000;
+
+/// Incremental decoder for one connection: text messages start packets, binary messages complete
+/// BINARY_EVENT/BINARY_ACK packets.
+class Decoder {
+ public:
+  enum class Status { ok, need_more, error };
+
+  /// Feeds a text message. On ok, `out` holds a complete packet.
+  Status feed_text(std::string_view text, SioPacket& out);
+  /// Feeds a binary message (an attachment). On ok, `out` holds the completed packet.
+  Status feed_binary(std::string_view bytes, SioPacket& out);
+  /// Why the last call returned error.
+  const std::string& error() const noexcept { return error_; }
+  /// Drops a partially received packet.
+  void reset() noexcept;
+
+ private:
+  Status fail(std::string why);
+  Status finish(SioPacket& out);
+  Status finish_now(SioPacket& packet, SioPacket& out);
+
+  std::string error_;
+  std::optional<SioPacket> pending_;
+  std::size_t expected_ = 0;
+  std::vector<std::string> attachments_;
+};
+
+/// Decodes a complete text packet whose attachments are not needed (unit tests, fuzzing). Binary
+/// types come back with placeholders in `data` and the count in `attachments`.
+bool decode_text_packet(std::string_view text, SioPacket& out, std::size_t& attachments, std::string& error);
+
+}  // namespace courier::detail

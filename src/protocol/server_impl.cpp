@@ -1,0 +1,647 @@
+#include "protocol/server_impl.hpp"
+
+#include <algorithm>
+
+#include "common/random_id.hpp"
+#include "engine/session.hpp"
+
+namespace courier::detail {
+namespace {
+
+DisconnectReason to_disconnect_reason(CloseReason r) noexcept {
+  switch (r) {
+    case CloseReason::transport_close: return DisconnectReason::transport_close;
+    case CloseReason::ping_timeout: return DisconnectReason::ping_timeout;
+    case CloseReason::parse_error: return DisconnectReason::parse_error;
+    case CloseReason::transport_error: return DisconnectReason::transport_error;
+    case CloseReason::forced_close: return DisconnectReason::forced_close;
+  }
+  return DisconnectReason::transport_close;
+}
+
+Value error_payload(const std::string& message, const Value* data) {
+  Value v = Value::object({{"message", message}});
+  if (data && !data->is_null()) v.set("data", *data);
+  return v;
+}
+
+}  // namespace
+
+// =============================================================================================
+// Client
+
+Client::Client(std::shared_ptr<ServerImpl> server, EngineSocket conn)
+    : server_(server), io_(server->io()), conn_(std::move(conn)), connect_timer_(server->io()) {}
+
+void Client::start() {
+  std::weak_ptr<Client> weak = shared_from_this();
+  conn_.on_message([weak](const EngineMessage& m) {
+    if (auto self = weak.lock()) self->on_message(m);
+  });
+  conn_.on_close([weak](CloseReason reason, std::string_view) {
+    if (auto self = weak.lock()) self->on_engine_close(reason);
+  });
+  auto server = server_.lock();
+  connect_timer_.expires_after(server->options().connect_timeout);
+  connect_timer_.async_wait([weak](const std::error_code& ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (!self || self->closed_ || !self->sockets_.empty() || self->connecting_ > 0) return;
+    if (auto s = self->server_.lock()) {
+      if (s->logger().enabled(LogLevel::info))
+        s->logger().log(LogLevel::info, "socket.io connection " + self->conn_.id() + " joined no namespace within connect_timeout; closing");
+    }
+    self->close();
+  });
+}
+
+void Client::write(const EncodedPacket& packet, bool volatile_) {
+  if (closed_) return;
+  if (volatile_ && !conn_.session()->writable()) return;  // dropped, as volatile allows
+  conn_.send_shared(packet.text, false);
+  for (const auto& a : packet.attachments) conn_.send_shared(a, true);
+}
+
+void Client::close() {
+  if (closed_) return;
+  conn_.session()->close(CloseReason::forced_close, "closed by socket.io server");
+}
+
+void Client::remove(const std::string& nsp) { sockets_.erase(nsp); }
+
+void Client::disconnect_all() {
+  auto sockets = sockets_;
+  for (auto& [nsp, s] : sockets) s->disconnect(false);
+}
+
+void Client::fail_parse(const std::string& why) {
+  // The engine logs the close once, with `why` as its description.
+  conn_.session()->close(CloseReason::parse_error, "invalid socket.io packet: " + why);
+}
+
+void Client::on_message(const EngineMessage& m) {
+  SioPacket packet;
+  const Decoder::Status status = m.binary ? decoder_.feed_binary(m.data, packet) : decoder_.feed_text(m.data, packet);
+  if (status == Decoder::Status::error) {
+    fail_parse(decoder_.error());
+    return;
+  }
+  if (status == Decoder::Status::ok) on_packet(packet);
+}
+
+void Client::on_packet(SioPacket& packet) {
+  if (packet.type == SioType::connect) {
+    connect(packet.nsp, packet.has_data ? std::move(packet.data) : Value::object());
+    return;
+  }
+  auto it = sockets_.find(packet.nsp);
+  if (it == sockets_.end()) return;  // not connected to that namespace: ignored, as in socket.io
+  auto socket = it->second;          // the handler may disconnect it
+  socket->on_packet(packet);
+}
+
+void Client::connect(const std::string& nsp, Value auth) {
+  auto server = server_.lock();
+  if (!server) return;
+  SioPacket error;
+  error.type = SioType::connect_error;
+  error.nsp = nsp;
+  error.has_data = true;
+  if (sockets_.count(nsp) != 0) return;  // already connected there: a duplicate CONNECT is ignored
+  if (sockets_.size() + connecting_ >= server->options().max_namespaces_per_connection) {
+    error.data = error_payload("Too many namespaces", nullptr);
+    write(error);
+    return;
+  }
+  auto ns = server->resolve(nsp, auth);
+  if (!ns) {
+    error.data = error_payload("Invalid namespace", nullptr);
+    write(error);
+    return;
+  }
+  ++connecting_;
+  std::weak_ptr<Client> weak = shared_from_this();
+  ns->add(shared_from_this(), std::move(auth), [weak, nsp](std::shared_ptr<SocketImpl> socket) {
+    auto self = weak.lock();
+    if (!self) return;
+    --self->connecting_;
+    if (!socket) return;
+    self->sockets_[nsp] = std::move(socket);
+    self->connect_timer_.cancel();
+  });
+}
+
+void Client::on_engine_close(CloseReason reason) {
+  if (closed_) return;
+  closed_ = true;
+  connect_timer_.cancel();
+  decoder_.reset();
+  auto sockets = std::move(sockets_);
+  sockets_.clear();
+  for (auto& [nsp, s] : sockets) s->on_close(to_disconnect_reason(reason));
+  if (auto server = server_.lock()) server->remove_client(this);
+}
+
+// =============================================================================================
+// SocketImpl
+
+SocketImpl::SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::shared_ptr<Client> client, std::string id, Value auth)
+    : nsp_(std::move(nsp)), client_(std::move(client)), io_(nsp_->io()), id_(std::move(id)), auth_(std::move(auth)) {}
+
+const std::string& SocketImpl::nsp_name() const noexcept { return nsp_->name(); }
+
+void SocketImpl::connect_ack() {
+  connected_ = true;
+  nsp_->adapter().add_all(id_, {id_});
+  SioPacket p;
+  p.type = SioType::connect;
+  p.nsp = nsp_->name();
+  p.data = Value::object({{"sid", id_}});
+  p.has_data = true;
+  client_->write(p);
+}
+
+void SocketImpl::emit(std::string_view event, Args args) {
+  if (!connected_) return;
+  SioPacket p;
+  p.type = SioType::event;
+  p.nsp = nsp_->name();
+  Array& data = p.data.make_array();
+  data.reserve(args.size() + 1);
+  data.emplace_back(event);
+  for (auto& a : args) data.push_back(std::move(a));
+  p.has_data = true;
+  client_->write(p);
+}
+
+void SocketImpl::emit_with_ack(std::string_view event, Args args, AckCallback cb, std::chrono::milliseconds timeout) {
+  if (!connected_) {
+    if (cb) cb(std::make_error_code(std::errc::not_connected), {});
+    return;
+  }
+  const std::uint64_t id = nsp_->next_ack_id();
+  AckEntry entry;
+  entry.cb = [cb](std::error_code ec, Args a) {
+    if (cb) cb(ec, std::move(a));
+  };
+  if (timeout.count() > 0) {
+    entry.timer_key = "ack\x1f" + id_ + "\x1f" + std::to_string(id);
+    std::weak_ptr<SocketImpl> weak = shared_from_this();
+    nsp_->server()->timer().schedule_in(entry.timer_key, timeout, [weak, id] {
+      auto self = weak.lock();
+      if (!self) return;
+      auto it = self->acks_.find(id);
+      if (it == self->acks_.end()) return;
+      auto expired = std::move(it->second);
+      self->acks_.erase(it);
+      expired.cb(std::make_error_code(std::errc::timed_out), {});
+    });
+  }
+  acks_[id] = std::move(entry);
+  SioPacket p;
+  p.type = SioType::event;
+  p.nsp = nsp_->name();
+  p.id = id;
+  Array& data = p.data.make_array();
+  data.reserve(args.size() + 1);
+  data.emplace_back(event);
+  for (auto& a : args) data.push_back(std::move(a));
+  p.has_data = true;
+  client_->write(p);
+}
+
+void SocketImpl::join(std::string room) {
+  if (!connected_) return;
+  nsp_->adapter().add_all(id_, {std::move(room)});
+}
+
+void SocketImpl::leave(const std::string& room) {
+  if (!connected_) return;
+  nsp_->adapter().del(id_, room);
+}
+
+std::vector<std::string> SocketImpl::rooms() const {
+  if (!connected_) return {};
+  return nsp_->adapter().socket_rooms(id_);
+}
+
+void SocketImpl::disconnect(bool close) {
+  if (!connected_) return;
+  if (close) {
+    // Every namespace of the connection leaves with "server namespace disconnect", then the
+    // connection itself is closed (socket.io's client._disconnect()).
+    auto client = client_;
+    client->disconnect_all();
+    client->close();
+    return;
+  }
+  SioPacket p;
+  p.type = SioType::disconnect;
+  p.nsp = nsp_->name();
+  client_->write(p);
+  on_close(DisconnectReason::server_namespace_disconnect);
+}
+
+void SocketImpl::on_packet(SioPacket& packet) {
+  switch (packet.type) {
+    case SioType::event:
+    case SioType::binary_event: on_event(packet); break;
+    case SioType::ack:
+    case SioType::binary_ack: on_ack(packet); break;
+    case SioType::disconnect: on_close(DisconnectReason::client_namespace_disconnect); break;
+    default: break;  // CONNECT is handled by the client; CONNECT_ERROR from a client is meaningless
+  }
+}
+
+Ack SocketImpl::make_ack(std::uint64_t id) {
+  std::weak_ptr<SocketImpl> weak = shared_from_this();
+  asio::io_context* io = &io_;
+  return Ack([weak, id, io](Args args) {
+    run_on(*io, [weak, id, args = std::move(args)]() mutable {
+      auto self = weak.lock();
+      if (!self || !self->connected_) return;
+      SioPacket p;
+      p.type = SioType::ack;
+      p.nsp = self->nsp_->name();
+      p.id = id;
+      p.data = Value(std::move(args));
+      p.has_data = true;
+      self->client_->write(p);
+    });
+  });
+}
+
+void SocketImpl::on_event(SioPacket& packet) {
+  Array& data = packet.data.make_array();
+  std::string event = data.front().as_string();
+  Args args(std::make_move_iterator(data.begin() + 1), std::make_move_iterator(data.end()));
+  Ack ack = packet.id ? make_ack(*packet.id) : Ack();
+  auto self = shared_from_this();  // handlers may disconnect us
+  if (any_) any_(event, args, ack);
+  if (!connected_) return;
+  auto it = handlers_.find(event);
+  if (it != handlers_.end()) {
+    auto handler = it->second;  // the handler may replace itself
+    handler(args, ack);
+  }
+}
+
+void SocketImpl::on_ack(SioPacket& packet) {
+  if (!packet.id) return;
+  auto it = acks_.find(*packet.id);
+  if (it == acks_.end()) return;  // unknown or already timed out
+  AckEntry entry = std::move(it->second);
+  acks_.erase(it);
+  if (!entry.timer_key.empty()) nsp_->server()->timer().cancel(entry.timer_key);
+  entry.cb({}, std::move(packet.data.make_array()));
+}
+
+void SocketImpl::on_close(DisconnectReason reason) {
+  if (!connected_) return;
+  connected_ = false;
+  auto self = shared_from_this();
+  nsp_->adapter().del_all(id_);
+  nsp_->remove(id_);
+  client_->remove(nsp_->name());
+  // Acks that can no longer arrive fail now rather than at their timeout.
+  auto acks = std::move(acks_);
+  acks_.clear();
+  for (auto& [id, entry] : acks) {
+    if (!entry.timer_key.empty()) nsp_->server()->timer().cancel(entry.timer_key);
+    entry.cb(std::make_error_code(std::errc::not_connected), {});
+  }
+  auto handler = std::move(on_disconnect_);
+  on_disconnect_ = nullptr;
+  if (handler) handler(reason);
+  // Break cycles through handlers that captured this socket's handle.
+  handlers_.clear();
+  any_ = nullptr;
+}
+
+// =============================================================================================
+// NamespaceImpl
+
+NamespaceImpl::NamespaceImpl(std::shared_ptr<ServerImpl> server, std::string name)
+    : server_(server), io_(server->io()), name_(std::move(name)) {}
+
+NamespaceImpl::~NamespaceImpl() {
+  if (adapter_) adapter_->close();
+}
+
+asio::io_context& NamespaceImpl::io() noexcept { return io_; }
+
+void NamespaceImpl::init_adapter() {
+  auto server = server_.lock();
+  if (server && server->options().adapter) {
+    adapter_ = server->options().adapter(*this);
+  } else {
+    adapter_ = std::make_unique<InMemoryAdapter>(*this);
+  }
+  adapter_->init();
+}
+
+void NamespaceImpl::add(const std::shared_ptr<Client>& client, Value auth,
+                        std::function<void(std::shared_ptr<SocketImpl>)> done) {
+  auto server = server_.lock();
+  if (!server) return;
+  auto socket = std::make_shared<SocketImpl>(shared_from_this(), client, server->generate_id(), std::move(auth));
+  std::weak_ptr<NamespaceImpl> weak = shared_from_this();
+  run_middlewares(0, socket, [weak, socket, client, done](std::optional<ConnectError> error) {
+    auto self = weak.lock();
+    if (!self || !client->conn().is_open()) {
+      done(nullptr);
+      return;
+    }
+    if (error) {
+      SioPacket p;
+      p.type = SioType::connect_error;
+      p.nsp = self->name_;
+      p.data = error_payload(error->message, &error->data);
+      p.has_data = true;
+      client->write(p);
+      done(nullptr);
+      return;
+    }
+    self->sockets_[socket->id()] = socket;
+    socket->connect_ack();
+    done(socket);
+    auto handler = self->on_connection_;
+    if (!handler) {
+      if (auto parent = self->parent()) handler = parent->on_connection_;
+    }
+    if (handler && socket->connected()) handler(Socket(socket));
+  });
+}
+
+void NamespaceImpl::run_middlewares(std::size_t index, std::shared_ptr<SocketImpl> socket,
+                                    std::function<void(std::optional<ConnectError>)> done) {
+  // A dynamic child runs its parent's middlewares first.
+  const std::vector<Middleware>* list = &middlewares_;
+  std::vector<Middleware> combined;
+  if (auto parent = this->parent()) {
+    combined = parent->middlewares_;
+    combined.insert(combined.end(), middlewares_.begin(), middlewares_.end());
+    list = &combined;
+  }
+  if (index >= list->size()) {
+    done(std::nullopt);
+    return;
+  }
+  Middleware mw = (*list)[index];
+  std::weak_ptr<NamespaceImpl> weak = shared_from_this();
+  asio::io_context* io = &io_;
+  mw(Socket(socket), Next([weak, index, socket, done, io](std::optional<ConnectError> error) {
+    run_on(*io, [weak, index, socket, done, error = std::move(error)]() mutable {
+      auto self = weak.lock();
+      if (!self) return;
+      if (error) {
+        done(std::move(error));
+      } else {
+        self->run_middlewares(index + 1, socket, done);
+      }
+    });
+  }));
+}
+
+void NamespaceImpl::remove(const std::string& id) { sockets_.erase(id); }
+
+void NamespaceImpl::close_all(DisconnectReason reason) {
+  auto sockets = sockets_;
+  for (auto& [id, s] : sockets) s->on_close(reason);
+}
+
+void NamespaceImpl::deliver(const OutPacket& packet, const std::vector<SocketId>& ids, bool volatile_,
+                            std::function<void(Args)> ack) {
+  if (ids.empty()) return;
+  SioPacket p;
+  p.type = static_cast<SioType>(packet.type);
+  p.nsp = name_;
+  p.id = packet.id;
+  p.data = Value(packet.data);
+  p.has_data = true;
+  const EncodedPacket encoded = encode(p);  // once, shared by every recipient
+  for (const auto& id : ids) {
+    auto it = sockets_.find(id);
+    if (it == sockets_.end() || !it->second->connected()) continue;
+    if (ack && packet.id) it->second->expect_ack(*packet.id, ack);
+    it->second->client()->write(encoded, volatile_);
+  }
+}
+
+std::optional<SocketInfo> NamespaceImpl::describe(const SocketId& id) const {
+  auto it = sockets_.find(id);
+  if (it == sockets_.end()) return std::nullopt;
+  const auto& s = it->second;
+  return SocketInfo{s->id(), s->rooms(), s->request(), s->auth(), s->shared_data()};
+}
+
+void NamespaceImpl::disconnect(const SocketId& id, bool close) {
+  auto it = sockets_.find(id);
+  if (it == sockets_.end()) return;
+  auto s = it->second;
+  s->disconnect(close);
+}
+
+void NamespaceImpl::adopt(const std::shared_ptr<NamespaceImpl>& child) {
+  children_.erase(std::remove_if(children_.begin(), children_.end(), [](const auto& w) { return w.expired(); }),
+                  children_.end());
+  children_.push_back(child);
+}
+
+namespace {
+OutPacket event_packet(const std::string& nsp, std::string_view event, Args args) {
+  OutPacket p;
+  p.type = 2;
+  p.nsp = nsp;
+  p.data.reserve(args.size() + 1);
+  p.data.emplace_back(event);
+  for (auto& a : args) p.data.push_back(std::move(a));
+  return p;
+}
+}  // namespace
+
+void NamespaceImpl::broadcast(const BroadcastOptions& opts, std::string_view event, Args args) {
+  if (is_parent()) {
+    for (auto& w : children_)
+      if (auto c = w.lock()) c->broadcast(opts, event, args);
+    return;
+  }
+  adapter_->broadcast(event_packet(name_, event, std::move(args)), opts);
+}
+
+void NamespaceImpl::broadcast_with_ack(const BroadcastOptions& opts, std::string_view event, Args args,
+                                       std::function<void(std::error_code, std::vector<Value>)> cb) {
+  struct State {
+    std::optional<std::size_t> expected;
+    std::vector<Value> responses;
+    bool done = false;
+    std::string timer_key;
+    std::function<void(std::error_code, std::vector<Value>)> cb;
+  };
+  auto server = server_.lock();
+  if (!server) return;
+  auto state = std::make_shared<State>();
+  state->cb = std::move(cb);
+  OutPacket packet = event_packet(name_, event, std::move(args));
+  packet.id = next_ack_id();
+  auto finish = [state, server](std::error_code ec) {
+    if (state->done) return;
+    state->done = true;
+    if (!state->timer_key.empty()) server->timer().cancel(state->timer_key);
+    if (state->cb) state->cb(ec, std::move(state->responses));
+  };
+  if (opts.flags.timeout) {
+    state->timer_key = "bcast-ack\x1f" + name_ + "\x1f" + std::to_string(*packet.id);
+    server->timer().schedule_in(state->timer_key, *opts.flags.timeout,
+                                [finish] { finish(std::make_error_code(std::errc::timed_out)); });
+  }
+  adapter_->broadcast_with_ack(
+      packet, opts,
+      [state, finish](std::size_t count) {
+        state->expected = count;
+        if (state->responses.size() >= count) finish({});
+      },
+      [state, finish](Args a) {
+        if (state->done) return;
+        state->responses.push_back(a.empty() ? Value() : std::move(a.front()));
+        if (state->expected && state->responses.size() >= *state->expected) finish({});
+      });
+}
+
+void NamespaceImpl::fetch_sockets(const BroadcastOptions& opts,
+                                  std::function<void(std::vector<SocketInfo>, std::error_code)> cb) {
+  if (!is_parent()) {
+    adapter_->fetch_sockets(opts, std::move(cb));
+    return;
+  }
+  struct Gather {
+    std::size_t left = 0;
+    std::vector<SocketInfo> all;
+    std::error_code ec;
+    std::function<void(std::vector<SocketInfo>, std::error_code)> cb;
+  };
+  auto g = std::make_shared<Gather>();
+  g->cb = std::move(cb);
+  std::vector<std::shared_ptr<NamespaceImpl>> kids;
+  for (auto& w : children_)
+    if (auto c = w.lock()) kids.push_back(c);
+  g->left = kids.size();
+  if (kids.empty()) {
+    g->cb({}, {});
+    return;
+  }
+  for (auto& c : kids) {
+    c->fetch_sockets(opts, [g](std::vector<SocketInfo> part, std::error_code ec) {
+      for (auto& s : part) g->all.push_back(std::move(s));
+      if (ec) g->ec = ec;
+      if (--g->left == 0) g->cb(std::move(g->all), g->ec);
+    });
+  }
+}
+
+void NamespaceImpl::sockets_join(const BroadcastOptions& opts, std::string room) {
+  if (is_parent()) {
+    for (auto& w : children_)
+      if (auto c = w.lock()) c->sockets_join(opts, room);
+    return;
+  }
+  adapter_->add_sockets(opts, {std::move(room)});
+}
+
+void NamespaceImpl::sockets_leave(const BroadcastOptions& opts, std::string room) {
+  if (is_parent()) {
+    for (auto& w : children_)
+      if (auto c = w.lock()) c->sockets_leave(opts, room);
+    return;
+  }
+  adapter_->del_sockets(opts, {std::move(room)});
+}
+
+void NamespaceImpl::disconnect_sockets(const BroadcastOptions& opts, bool close) {
+  if (is_parent()) {
+    for (auto& w : children_)
+      if (auto c = w.lock()) c->disconnect_sockets(opts, close);
+    return;
+  }
+  adapter_->disconnect_sockets(opts, close);
+}
+
+// =============================================================================================
+// ServerImpl
+
+ServerImpl::ServerImpl(asio::io_context& io, ServerOptions options)
+    : io_(io), options_(std::move(options)), engine_(io, options_.engine), timer_(io) {}
+
+void ServerImpl::start() {
+  std::weak_ptr<ServerImpl> weak = shared_from_this();
+  engine_.on_connection([weak](EngineSocket conn) {
+    auto self = weak.lock();
+    if (!self || self->closing_) {
+      conn.close();
+      return;
+    }
+    auto client = std::make_shared<Client>(self, conn);
+    self->clients_[client.get()] = client;
+    client->start();
+  });
+  of("/");
+}
+
+std::shared_ptr<NamespaceImpl> ServerImpl::of(const std::string& raw) {
+  std::string name = raw.empty() || raw.front() != '/' ? "/" + raw : raw;
+  std::lock_guard<std::mutex> lock(namespaces_mutex_);
+  auto it = namespaces_.find(name);
+  if (it != namespaces_.end()) return it->second;
+  auto ns = std::make_shared<NamespaceImpl>(shared_from_this(), name);
+  ns->init_adapter();
+  namespaces_.emplace(name, ns);
+  return ns;
+}
+
+std::shared_ptr<NamespaceImpl> ServerImpl::add_parent(std::function<bool(const std::string&, const Value&)> matcher,
+                                                      std::string label) {
+  auto ns = std::make_shared<NamespaceImpl>(shared_from_this(), std::move(label));
+  ns->set_matcher(std::move(matcher));
+  ns->init_adapter();
+  std::lock_guard<std::mutex> lock(namespaces_mutex_);
+  parents_.push_back(ns);
+  return ns;
+}
+
+std::shared_ptr<NamespaceImpl> ServerImpl::resolve(const std::string& name, const Value& auth) {
+  std::vector<std::shared_ptr<NamespaceImpl>> parents;
+  {
+    std::lock_guard<std::mutex> lock(namespaces_mutex_);
+    auto it = namespaces_.find(name);
+    if (it != namespaces_.end()) return it->second;
+    parents = parents_;
+  }
+  for (auto& parent : parents) {
+    if (!parent->matches(name, auth)) continue;
+    auto child = of(name);
+    child->set_parent(parent);
+    parent->adopt(child);
+    return child;
+  }
+  return nullptr;
+}
+
+std::string ServerImpl::generate_id() { return random_id(); }
+
+void ServerImpl::remove_client(Client* c) { clients_.erase(c); }
+
+void ServerImpl::close(std::function<void()> done) {
+  if (!closing_) {
+    closing_ = true;
+    std::vector<std::shared_ptr<NamespaceImpl>> all;
+    {
+      std::lock_guard<std::mutex> lock(namespaces_mutex_);
+      for (auto& [n, ns] : namespaces_) all.push_back(ns);
+    }
+    for (auto& ns : all) ns->close_all(DisconnectReason::server_shutting_down);
+    engine_.close();
+  }
+  if (done) done();
+}
+
+}  // namespace courier::detail
