@@ -1,0 +1,190 @@
+// The Socket.IO interop test server: see CONTRACT.md beside this file. The same behaviour is
+// implemented with Node's socket.io in tests/interop/node/reference/socketio_server.js.
+#include <courier/courier.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+using namespace courier;
+using namespace std::chrono_literals;
+
+namespace {
+
+Value sorted_strings(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  Value out = Value::array();
+  for (auto& s : v) out.push_back(std::move(s));
+  return out;
+}
+
+Value sorted_by_json(std::vector<Value> v) {
+  std::sort(v.begin(), v.end(), [](const Value& a, const Value& b) { return a.to_json() < b.to_json(); });
+  return Value(Array(std::move(v)));
+}
+
+// Calls ack(true) when the client asked for an ack.
+void ack_true(const Ack& ack) {
+  if (ack) ack(true);
+}
+
+void add_echo(const Socket& socket) {
+  socket.on("echo", [](Args& args, Ack ack) {
+    if (ack) ack(args);
+  });
+}
+
+}  // namespace
+
+int main() {
+  const char* port_env = std::getenv("PORT");
+  const int port = port_env ? std::atoi(port_env) : 3000;
+
+  asio::io_context io;
+  ServerOptions options;
+  options.engine.ping_interval = 300ms;
+  options.engine.ping_timeout = 200ms;
+  options.engine.cors.origins = {"*"};
+  options.connect_timeout = 1000ms;
+  Server server(io, options);
+
+  auto reasons = std::make_shared<std::vector<std::string>>();
+  Namespace main_nsp = server.of("/");
+
+  main_nsp.use([](Socket socket, Next next) {
+    if (socket.auth()["token"].as_string() == "bad") {
+      next(ConnectError{"not authorized", Value::object({{"reason", "bad token"}})});
+    } else {
+      next();
+    }
+  });
+
+  main_nsp.on_connection([main_nsp, reasons](Socket socket) {
+    socket.emit("welcome", Value::object({{"id", socket.id()}, {"auth", socket.auth()}}));
+    socket.on_disconnect([reasons](DisconnectReason reason) { reasons->emplace_back(to_string(reason)); });
+    add_echo(socket);
+    socket.on("emit-back", [socket](Args& args, Ack) { socket.emit_args("emit-back", args); });
+    socket.on("join", [socket](Args& args, Ack ack) {
+      socket.join(args[0].as_string());
+      ack_true(ack);
+    });
+    socket.on("leave", [socket](Args& args, Ack ack) {
+      socket.leave(args[0].as_string());
+      ack_true(ack);
+    });
+    socket.on("rooms", [socket](Args&, Ack ack) {
+      if (ack) ack(sorted_strings(socket.rooms()));
+    });
+    socket.on("to-room", [main_nsp](Args& args, Ack ack) {
+      main_nsp.to(args[0].as_string()).emit(args[1].as_string(), args[2]);
+      ack_true(ack);
+    });
+    socket.on("to-room-except", [main_nsp](Args& args, Ack ack) {
+      main_nsp.to(args[0].as_string()).except(args[1].as_string()).emit(args[2].as_string(), args[3]);
+      ack_true(ack);
+    });
+    socket.on("broadcast", [socket](Args& args, Ack ack) {
+      socket.broadcast().emit(args[0].as_string(), args[1]);
+      ack_true(ack);
+    });
+    socket.on("volatile", [main_nsp](Args& args, Ack ack) {
+      main_nsp.volatile_().emit(args[0].as_string(), args[1]);
+      ack_true(ack);
+    });
+    socket.on("server-ack", [socket](Args& args, Ack ack) {
+      const auto timeout = std::chrono::milliseconds(args[1].as_int(1000));
+      socket.emit_with_ack("question", {args[0]}, [ack](std::error_code ec, Args answer) {
+        if (!ack) return;
+        if (ec) {
+          ack(Value::object({{"error", "timeout"}}));
+        } else {
+          ack(Value::object({{"answer", Value(Array(std::move(answer)))}}));
+        }
+      }, timeout);
+    });
+    socket.on("server-ack-all", [main_nsp](Args& args, Ack ack) {
+      const auto timeout = std::chrono::milliseconds(args[1].as_int(1000));
+      main_nsp.to(args[0].as_string()).timeout(timeout).emit_with_ack(
+          "question-all", {}, [ack](std::error_code ec, std::vector<Value> responses) {
+            if (!ack) return;
+            Value out = Value::object();
+            if (ec) out.set("error", "timeout");
+            out.set("responses", sorted_by_json(std::move(responses)));
+            ack(out);
+          });
+    });
+    socket.on("fetch", [main_nsp](Args& args, Ack ack) {
+      main_nsp.in(args[0].as_string()).fetch_sockets([ack](std::vector<SocketInfo> sockets, std::error_code) {
+        std::vector<std::string> ids;
+        for (auto& s : sockets) ids.push_back(s.id);
+        if (ack) ack(sorted_strings(std::move(ids)));
+      });
+    });
+    socket.on("sockets-join", [main_nsp](Args& args, Ack ack) {
+      main_nsp.in(args[0].as_string()).sockets_join(args[1].as_string());
+      ack_true(ack);
+    });
+    socket.on("sockets-leave", [main_nsp](Args& args, Ack ack) {
+      main_nsp.in(args[0].as_string()).sockets_leave(args[1].as_string());
+      ack_true(ack);
+    });
+    socket.on("disconnect-sockets", [main_nsp](Args& args, Ack) {
+      main_nsp.in(args[0].as_string()).disconnect_sockets(args[1].as_bool());
+    });
+    socket.on("disconnect-me", [socket](Args& args, Ack) { socket.disconnect(args[0].as_bool()); });
+    socket.on("last-reasons", [reasons](Args&, Ack ack) {
+      Value out = Value::array();
+      for (const auto& r : *reasons) out.push_back(r);
+      if (ack) ack(out);
+    });
+    socket.on("count", [main_nsp](Args&, Ack ack) {
+      if (ack) ack(static_cast<long long>(main_nsp.socket_count()));
+    });
+  });
+
+  Namespace custom = server.of("/custom");
+  custom.on_connection([](Socket socket) {
+    socket.emit("auth", socket.auth());
+    add_echo(socket);
+  });
+
+  Namespace admin = server.of("/admin");
+  admin.use([](Socket socket, Next next) {
+    const Value& role = socket.auth()["role"];
+    if (role.as_string() == "admin") {
+      next();
+    } else {
+      next(ConnectError{"forbidden", Value::object({{"role", role}})});
+    }
+  });
+  admin.on_connection([](Socket socket) { socket.emit("hello-admin"); });
+
+  Namespace dynamic = server.of(std::regex(R"(^/dyn-\w+$)"));
+  dynamic.on_connection([](Socket socket) {
+    socket.emit("nsp", socket.nsp());
+    add_echo(socket);
+  });
+
+  ListenOptions listen_options;
+  listen_options.port = static_cast<std::uint16_t>(port);
+  if (auto ec = server.listen(listen_options)) {
+    std::fprintf(stderr, "socketio_test_server: cannot listen on %d: %s\n", port, ec.message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "socketio_test_server: listening on 127.0.0.1:%u\n", server.port());
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code&, int) {
+    server.close();
+    io.stop();
+  });
+  io.run();
+  return 0;
+}
