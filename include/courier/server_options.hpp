@@ -25,6 +25,9 @@ struct ServerOptions {
   std::chrono::milliseconds connect_timeout{45000};
   /// Most namespaces one connection may join; bounds what one client can allocate (socket.io has none).
   std::size_t max_namespaces_per_connection = 64;
+  /// Most binary attachments one packet may carry; socket.io-parser's default of 10 (each is
+  /// buffered until the packet is complete).
+  std::size_t max_attachments = 10;
   /// Makes each namespace's adapter; empty: InMemoryAdapter.
   AdapterFactory adapter;
   /// Where the Socket.IO layer reports refusals; warnings to stderr by default.

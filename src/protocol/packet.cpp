@@ -33,7 +33,7 @@ const char* check_payload(SioType type, const SioPacket& p) {
 }
 
 bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, std::string& error,
-                  const std::shared_ptr<const std::string>* buffer) {
+                  const std::shared_ptr<const std::string>* buffer, std::size_t max_attachments) {
   attachments = 0;
   if (s.empty()) {
     error = "empty packet";
@@ -55,11 +55,12 @@ bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, 
     }
     std::size_t n = 0;
     auto r = std::from_chars(s.data() + i, s.data() + dash, n);
-    if (r.ec != std::errc() || r.ptr != s.data() + dash) {
+    // A binary packet announcing no attachment is refused, as socket.io-parser 4.2 does.
+    if (r.ec != std::errc() || r.ptr != s.data() + dash || n == 0) {
       error = "illegal attachments";
       return false;
     }
-    if (n > kMaxAttachments) {
+    if (n > max_attachments) {
       error = "too many attachments";
       return false;
     }
@@ -131,8 +132,9 @@ EncodedPacket encode(const SioPacket& packet) {
   return out;
 }
 
-bool decode_text_packet(std::string_view text, SioPacket& out, std::size_t& attachments, std::string& error) {
-  return parse_packet(text, out, attachments, error, nullptr);
+bool decode_text_packet(std::string_view text, SioPacket& out, std::size_t& attachments, std::string& error,
+                        std::size_t max_attachments) {
+  return parse_packet(text, out, attachments, error, nullptr, max_attachments);
 }
 
 Decoder::Status Decoder::fail(std::string why) {
@@ -152,9 +154,8 @@ Decoder::Status Decoder::feed_text(std::string_view text, SioPacket& out) {
   auto buffer = std::make_shared<const std::string>(text);
   SioPacket packet;
   std::size_t n = 0;
-  if (!parse_packet(*buffer, packet, n, error_, &buffer)) return Status::error;
+  if (!parse_packet(*buffer, packet, n, error_, &buffer, max_attachments_)) return Status::error;
   if (packet.type == SioType::binary_event || packet.type == SioType::binary_ack) {
-    if (n == 0) return finish_now(packet, out);
     pending_ = std::move(packet);
     expected_ = n;
     attachments_.clear();
@@ -163,12 +164,6 @@ Decoder::Status Decoder::feed_text(std::string_view text, SioPacket& out) {
   }
   out = std::move(packet);
   return Status::ok;
-}
-
-Decoder::Status Decoder::finish_now(SioPacket& packet, SioPacket& out) {
-  pending_ = std::move(packet);
-  expected_ = 0;
-  return finish(out);
 }
 
 Decoder::Status Decoder::feed_binary(std::string_view bytes, SioPacket& out) {

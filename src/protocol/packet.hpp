@@ -40,15 +40,17 @@ struct EncodedPacket {
 /// Encodes a packet; EVENT/ACK with binary data become BINARY_EVENT/BINARY_ACK with attachments.
 EncodedPacket encode(const SioPacket& packet);
 
-/// Largest number of binary attachments one packet may announce (socket.io-parser has no limit;
-/// an unbounded count would let one client make the server wait for and buffer anything).
-inline constexpr std::size_t kMaxAttachments = 1000;
+/// Default largest number of binary attachments one packet may announce: socket.io-parser's
+/// default (an unbounded count would let one client make the server buffer anything).
+inline constexpr std::size_t kDefaultMaxAttachments = 10;
 
 /// Incremental decoder for one connection: text messages start packets, binary messages complete
 /// BINARY_EVENT/BINARY_ACK packets.
 class Decoder {
  public:
   enum class Status { ok, need_more, error };
+
+  explicit Decoder(std::size_t max_attachments = kDefaultMaxAttachments) : max_attachments_(max_attachments) {}
 
   /// Feeds a text message. On ok, `out` holds a complete packet.
   Status feed_text(std::string_view text, SioPacket& out);
@@ -62,8 +64,8 @@ class Decoder {
  private:
   Status fail(std::string why);
   Status finish(SioPacket& out);
-  Status finish_now(SioPacket& packet, SioPacket& out);
 
+  std::size_t max_attachments_;
   std::string error_;
   std::optional<SioPacket> pending_;
   std::size_t expected_ = 0;
@@ -72,6 +74,7 @@ class Decoder {
 
 /// Decodes a complete text packet whose attachments are not needed (unit tests, fuzzing). Binary
 /// types come back with placeholders in `data` and the count in `attachments`.
-bool decode_text_packet(std::string_view text, SioPacket& out, std::size_t& attachments, std::string& error);
+bool decode_text_packet(std::string_view text, SioPacket& out, std::size_t& attachments, std::string& error,
+                        std::size_t max_attachments = kDefaultMaxAttachments);
 
 }  // namespace courier::detail

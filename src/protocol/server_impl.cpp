@@ -31,7 +31,11 @@ Value error_payload(const std::string& message, const Value* data) {
 // Client
 
 Client::Client(std::shared_ptr<ServerImpl> server, EngineSocket conn)
-    : server_(server), io_(server->io()), conn_(std::move(conn)), connect_timer_(server->io()) {}
+    : server_(server),
+      io_(server->io()),
+      conn_(std::move(conn)),
+      decoder_(server->options().max_attachments),
+      connect_timer_(server->io()) {}
 
 void Client::start() {
   std::weak_ptr<Client> weak = shared_from_this();
@@ -91,13 +95,30 @@ void Client::on_message(const EngineMessage& m) {
 
 void Client::on_packet(SioPacket& packet) {
   if (packet.type == SioType::connect) {
+    if (sockets_.count(packet.nsp) != 0) {
+      invalid_state("second CONNECT to " + packet.nsp);
+      return;
+    }
     connect(packet.nsp, packet.has_data ? std::move(packet.data) : Value::object());
     return;
   }
   auto it = sockets_.find(packet.nsp);
-  if (it == sockets_.end()) return;  // not connected to that namespace: ignored, as in socket.io
-  auto socket = it->second;          // the handler may disconnect it
+  if (it == sockets_.end()) {
+    invalid_state("packet for namespace " + packet.nsp + " it has not joined");
+    return;
+  }
+  auto socket = it->second;  // the handler may disconnect it
   socket->on_packet(packet);
+}
+
+void Client::invalid_state(const std::string& why) {
+  // socket.io closes the whole connection on these protocol violations ("invalid state").
+  if (auto s = server_.lock()) {
+    if (s->logger().enabled(LogLevel::warn))
+      s->logger().log(LogLevel::warn, "socket.io connection " + conn_.id() + " (" + conn_.request().remote_address +
+                                          "): invalid state: " + why + "; closing");
+  }
+  conn_.session()->close(CloseReason::forced_close, "invalid state: " + why, /*allow_linger=*/false);
 }
 
 void Client::connect(const std::string& nsp, Value auth) {
@@ -107,7 +128,6 @@ void Client::connect(const std::string& nsp, Value auth) {
   error.type = SioType::connect_error;
   error.nsp = nsp;
   error.has_data = true;
-  if (sockets_.count(nsp) != 0) return;  // already connected there: a duplicate CONNECT is ignored
   if (sockets_.size() + connecting_ >= server->options().max_namespaces_per_connection) {
     error.data = error_payload("Too many namespaces", nullptr);
     write(error);

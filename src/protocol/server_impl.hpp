@@ -67,6 +67,7 @@ class Client : public std::enable_shared_from_this<Client> {
   void connect(const std::string& nsp, Value auth);
   void on_engine_close(CloseReason reason);
   void fail_parse(const std::string& why);
+  void invalid_state(const std::string& why);
 
   std::weak_ptr<ServerImpl> server_;
   asio::io_context& io_;

@@ -231,7 +231,7 @@ TEST_CASE("no pong closes with ping timeout and the held GET gets a close packet
   CHECK(f.core->session_count() == 0);
 }
 
-TEST_CASE("a second concurrent GET closes the session; the held one gets 1", "[engine]") {
+TEST_CASE("a second concurrent GET closes the session and the held one gets 1", "[engine]") {
   Fixture f;
   const std::string sid = f.handshake_polling();
   auto held = request("GET", "EIO=4&transport=polling&sid=" + sid);
