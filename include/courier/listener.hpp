@@ -46,6 +46,10 @@ class Listener {
 
   /// Routes requests under `server.options().path` to `server`. The server must outlive the listener.
   void mount(EngineServer& server);
+  /// Serves the files under `directory` for GET/HEAD requests under `prefix` ("/" for a web app):
+  /// `prefix + "x/y.js"` maps to `directory + "/x/y.js"`, a directory to its index.html. Paths
+  /// that try to leave the directory ("..") get 404; files are read per request (no cache).
+  void serve_static(std::string prefix, std::string directory);
   /// Binds and starts accepting. Returns the bind/listen error, if any.
   std::error_code listen(const ListenOptions& options);
   /// The bound port (after a successful listen), 0 otherwise.

@@ -7,6 +7,7 @@
 
 #include "engine/engine_core.hpp"
 #include "engine/http.hpp"
+#include "transport/static_files.hpp"
 #include "transport/wspp_config.hpp"
 
 namespace courier::detail {
@@ -298,6 +299,10 @@ Listener::Listener(asio::io_context& io, Logger logger)
 Listener::~Listener() { impl_->close(); }
 
 void Listener::mount(EngineServer& server) { impl_->mount(server.core()); }
+
+void Listener::serve_static(std::string prefix, std::string directory) {
+  impl_->mount(detail::make_static_service(std::move(prefix), std::move(directory)));
+}
 
 std::error_code Listener::listen(const ListenOptions& options) { return impl_->listen(options); }
 

@@ -1,0 +1,21 @@
+# Fails if any public header includes a private dependency (websocketpp, RapidJSON, hiredis,
+# msgpack). Public headers include only the standard library, Asio and other courier headers, so
+# checking their direct includes covers everything reachable from include/courier.
+file(GLOB_RECURSE headers "${INCLUDE_DIR}/courier/*.hpp")
+set(bad "")
+foreach(h IN LISTS headers)
+  file(STRINGS "${h}" lines REGEX "^[ \t]*#[ \t]*include")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "(websocketpp|rapidjson|hiredis|msgpack)")
+      list(APPEND bad "${h}: ${line}")
+    elseif(NOT line MATCHES "<(courier/|asio[/.]|[a-z_]+>)")
+      list(APPEND bad "${h}: unexpected include ${line}")
+    endif()
+  endforeach()
+endforeach()
+list(LENGTH headers n)
+if(bad)
+  string(REPLACE ";" "\n" bad "${bad}")
+  message(FATAL_ERROR "public headers reach private dependencies:\n${bad}")
+endif()
+message(STATUS "${n} public headers include only the standard library, Asio and courier")
