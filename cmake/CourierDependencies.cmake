@@ -13,3 +13,18 @@ if(NOT TARGET courier_rapidjson)
   # 64-bit integers stay exact and std::string is usable with RapidJSON values.
   target_compile_definitions(courier_rapidjson INTERFACE RAPIDJSON_HAS_STDSTRING=1)
 endif()
+
+# Redis adapter dependencies (optional: courier::redis is built when they are found).
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(HIREDIS QUIET IMPORTED_TARGET hiredis)
+endif()
+find_package(msgpack-cxx CONFIG QUIET)
+if(NOT msgpack-cxx_FOUND)
+  find_package(msgpack CONFIG QUIET)
+endif()
+if(HIREDIS_FOUND AND (TARGET msgpack-cxx OR TARGET msgpackc-cxx))
+  set(COURIER_REDIS_DEPS_FOUND ON)
+else()
+  set(COURIER_REDIS_DEPS_FOUND OFF)
+endif()

@@ -40,3 +40,19 @@ fi
 if [ -f tests/interop/node/package-lock.json ]; then
   npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error
 fi
+
+# --- chat demo and browser test (begin)
+# Debian's Chromium (and a font) for the headless browser test, which playwright-core drives (no
+# browser download); the socket.io-client bundle the chat page uses; playwright-core; all as locked.
+chat_missing=()
+for p in chromium fonts-dejavu-core; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || chat_missing+=("$p")
+done
+if [ ${#chat_missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${chat_missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${chat_missing[@]}"
+fi
+npm ci --prefix examples/chat --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+# --- (end)

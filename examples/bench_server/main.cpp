@@ -4,6 +4,9 @@
 // Env: PORT (default 3100), PING_INTERVAL / PING_TIMEOUT (ms), BACKLOG (default 4096),
 // MAX_LIFETIME_S (self-stop, default 3600).
 #include <courier/courier.hpp>
+#if COURIER_HAS_REDIS
+#include <courier/redis_adapter.hpp>
+#endif
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -13,6 +16,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 namespace {
@@ -51,6 +55,22 @@ int main() {
   options.engine.ping_interval = std::chrono::milliseconds(env_long("PING_INTERVAL", 25000));
   options.engine.ping_timeout = std::chrono::milliseconds(env_long("PING_TIMEOUT", 20000));
   options.engine.cors.origins = {"*"};
+  // REDIS_URL: join a cluster through Redis (BENCH-CONTRACT.md section 6), with Node servers too.
+  const char* redis_url = std::getenv("REDIS_URL");
+#if COURIER_HAS_REDIS
+  std::unique_ptr<courier::RedisAdapterFactory> redis;
+  if (redis_url && *redis_url) {
+    courier::RedisAdapterOptions redis_options;
+    redis_options.url = redis_url;
+    redis = std::make_unique<courier::RedisAdapterFactory>(io, redis_options);
+    options.adapter = redis->factory();
+  }
+#else
+  if (redis_url && *redis_url) {
+    std::fprintf(stderr, "bench_server: built without courier::redis, REDIS_URL cannot be used\n");
+    return 1;
+  }
+#endif
   courier::Server server(io, options);
 
   courier::Namespace nsp = server.of("/");
@@ -89,6 +109,9 @@ int main() {
 
   auto stop = [&] {
     server.close();
+#if COURIER_HAS_REDIS
+    if (redis) redis->close();
+#endif
     io.stop();
   };
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -77,6 +77,9 @@ class AdapterHost {
   virtual std::optional<SocketInfo> describe(const SocketId& id) const = 0;
   /// Disconnects a local socket ("server namespace disconnect"; `close` also ends its connection).
   virtual void disconnect(const SocketId& id, bool close) = 0;
+  /// Delivers a server-side emit from another server (`data` = event name, then arguments) to the
+  /// namespace's handlers; `reply`, when set, answers the sender (first argument only).
+  virtual void server_side_emit_received(Args data, std::function<void(Value)> reply) = 0;
 };
 
 /// Rooms and broadcasts of one namespace.
@@ -123,6 +126,17 @@ class Adapter {
   virtual void del_sockets(const BroadcastOptions& opts, const std::vector<RoomName>& rooms) = 0;
   /// Disconnects matching sockets.
   virtual void disconnect_sockets(const BroadcastOptions& opts, bool close) = 0;
+
+  /// Number of servers in the cluster (this one included); 1 for a single process.
+  virtual void server_count(std::function<void(std::size_t)> done) { done(1); }
+  /// Sends an event to the other servers of the cluster (`data` = event name, then arguments).
+  /// With `done`, gathers their answers: called with them, and an error when some servers did not
+  /// answer within the request timeout. A single process has no other server: `done({}, {})`.
+  virtual void server_side_emit(const Args& data,
+                                std::function<void(std::error_code, std::vector<Value>)> done) {
+    (void)data;
+    if (done) done({}, {});
+  }
 };
 
 /// Makes the adapter of each namespace; the host outlives it.

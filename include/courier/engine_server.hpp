@@ -2,6 +2,7 @@
 /// @file engine_server.hpp
 /// A raw Engine.IO v4 server: sessions over HTTP long-polling and WebSocket, with upgrade.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -39,6 +40,9 @@ class EngineServer {
   const EngineOptions& options() const noexcept;
   /// Closes every session ("forced close") and refuses new ones.
   void close();
+  /// Same, then calls `done` on the server's thread once the WebSocket close handshakes finished
+  /// (or after `drain_timeout`).
+  void close(std::function<void()> done, std::chrono::milliseconds drain_timeout);
 
   /// The shared core a Listener routes requests to; used by courier itself.
   const std::shared_ptr<detail::EngineCore>& core() const noexcept { return core_; }

@@ -20,6 +20,8 @@ enum class errc {
   parse_error,                   ///< malformed Engine.IO packet or payload
   not_found,                     ///< request path served by no mounted server
   closed,                        ///< the session or server is closed
+  missing_responses,             ///< some servers of the cluster did not answer within the request timeout
+  cluster_unavailable,           ///< the cluster transport (Redis) is not connected
 };
 
 /// The category of courier::errc. Thread-safe.

@@ -41,6 +41,8 @@ class InMemoryAdapter : public Adapter {
 
   /// Number of rooms (including each socket's own room).
   std::size_t room_count() const noexcept { return rooms_.size(); }
+  /// True when some local socket is in `room`.
+  bool has_room(const RoomName& room) const noexcept { return rooms_.count(room) != 0; }
 
  protected:
   AdapterHost& host() noexcept { return host_; }

@@ -87,6 +87,19 @@ class Namespace {
     emit_args(event, Args{Value(std::forward<A>(a))...});
   }
 
+  /// Sends an event to the namespace on every other server of the cluster (not to clients).
+  void server_side_emit_args(std::string_view event, Args args) const;
+  template <class... A>
+  void server_side_emit(std::string_view event, A&&... a) const {
+    server_side_emit_args(event, Args{Value(std::forward<A>(a))...});
+  }
+  /// Same, gathering each other server's answer (the first argument of its ack); the callback gets
+  /// errc::missing_responses with what arrived when some servers did not answer in time.
+  void server_side_emit_with_ack(std::string_view event, Args args,
+                                 std::function<void(std::error_code, std::vector<Value>)> callback) const;
+  /// Sets the handler of a server-side emit coming from another server; `ack` answers it.
+  void on_server_side_emit(std::string event, EventHandler handler) const;
+
   /// Number of sockets connected here. Exact on the server's thread.
   std::size_t socket_count() const noexcept;
 

@@ -28,6 +28,9 @@ struct ServerOptions {
   /// Most binary attachments one packet may carry; socket.io-parser's default of 10 (each is
   /// buffered until the packet is complete).
   std::size_t max_attachments = 10;
+  /// How long close() waits for connections to finish their close handshakes before calling its
+  /// callback; 5 s covers a slow client without holding a shutdown for long.
+  std::chrono::milliseconds drain_timeout{5000};
   /// Makes each namespace's adapter; empty: InMemoryAdapter.
   AdapterFactory adapter;
   /// Where the Socket.IO layer reports refusals; warnings to stderr by default.

@@ -21,6 +21,8 @@ class Category final : public std::error_category {
       case errc::parse_error: return "Parse error";
       case errc::not_found: return "Not found";
       case errc::closed: return "Closed";
+      case errc::missing_responses: return "Some servers did not answer in time";
+      case errc::cluster_unavailable: return "Cluster transport unavailable";
     }
     return "Unknown courier error";
   }

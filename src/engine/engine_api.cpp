@@ -84,6 +84,19 @@ std::size_t EngineServer::session_count() const noexcept { return core_->session
 
 const EngineOptions& EngineServer::options() const noexcept { return core_->options(); }
 
+void EngineServer::close(std::function<void()> done, std::chrono::milliseconds drain_timeout) {
+  auto work = [core = core_, done = std::move(done), drain_timeout]() mutable {
+    core->close_all();
+    core->when_drained(drain_timeout, std::move(done));
+  };
+  auto& io = core_->io();
+  if (io.get_executor().running_in_this_thread() || io.stopped()) {
+    work();
+  } else {
+    asio::post(io, std::move(work));
+  }
+}
+
 void EngineServer::close() {
   auto& io = core_->io();
   if (io.get_executor().running_in_this_thread() || io.stopped()) {

@@ -1,5 +1,9 @@
 #include "engine/engine_core.hpp"
 
+#include <asio/steady_timer.hpp>
+
+#include <algorithm>
+
 #include "common/random_id.hpp"
 #include "engine/query.hpp"
 #include "engine/session.hpp"
@@ -273,8 +277,39 @@ void EngineCore::close_all() {
   std::vector<std::shared_ptr<EngineSession>> all;
   all.reserve(sessions_.size());
   for (auto& [id, s] : sessions_) all.push_back(s);
+  for (auto& s : all) s->collect_links(draining_);
   for (auto& s : all) s->close(CloseReason::forced_close, "server closed", /*allow_linger=*/false);
   sessions_.clear();
+}
+
+void EngineCore::when_drained(std::chrono::milliseconds timeout, std::function<void()> done) {
+  struct Drain {
+    std::shared_ptr<EngineCore> core;
+    asio::steady_timer timer;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void()> done;
+    Drain(std::shared_ptr<EngineCore> c, std::chrono::steady_clock::time_point d, std::function<void()> f)
+        : core(c), timer(c->io()), deadline(d), done(std::move(f)) {}
+  };
+  auto drain = std::make_shared<Drain>(shared_from_this(), std::chrono::steady_clock::now() + timeout, std::move(done));
+  // Polled: close handshakes take a round trip; a 10 ms tick costs nothing at shutdown.
+  std::shared_ptr<std::function<void()>> check = std::make_shared<std::function<void()>>();
+  *check = [drain, check] {
+    auto& links = drain->core->draining_;
+    links.erase(std::remove_if(links.begin(), links.end(), [](const auto& l) { return l->finished(); }), links.end());
+    if (links.empty() || std::chrono::steady_clock::now() >= drain->deadline) {
+      links.clear();
+      auto f = std::move(drain->done);
+      *check = nullptr;  // break the self-reference
+      if (f) f();
+      return;
+    }
+    drain->timer.expires_after(std::chrono::milliseconds(10));
+    drain->timer.async_wait([check](const std::error_code& ec) {
+      if (!ec && *check) (*check)();
+    });
+  };
+  (*check)();
 }
 
 }  // namespace courier::detail

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <asio/io_context.hpp>
 
@@ -33,6 +34,9 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   void set_connection_handler(std::function<void(EngineSocket)> handler) { on_connection_ = std::move(handler); }
   std::size_t session_count() const noexcept { return sessions_.size(); }
   void close_all();
+  /// Calls `done` once every WebSocket closed by close_all() has finished its close handshake, or
+  /// after `timeout`, whichever comes first.
+  void when_drained(std::chrono::milliseconds timeout, std::function<void()> done);
 
   // Used by sessions.
   asio::io_context& io() noexcept { return io_; }
@@ -54,6 +58,7 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   std::function<void(EngineSocket)> on_connection_;
   std::unordered_map<std::string, std::shared_ptr<EngineSession>> sessions_;
   bool closed_ = false;
+  std::vector<std::shared_ptr<WsLink>> draining_;  // links closed by close_all()
 };
 
 }  // namespace courier::detail

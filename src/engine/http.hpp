@@ -58,6 +58,8 @@ class WsLink {
   virtual void close(std::uint16_t code, std::string_view reason) = 0;
   /// Bytes queued and not yet written.
   virtual std::size_t buffered_amount() const noexcept = 0;
+  /// True once the connection is gone (closed and released by the transport).
+  virtual bool finished() const noexcept = 0;
 };
 
 /// What the engine receives from one WebSocket connection.

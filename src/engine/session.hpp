@@ -56,6 +56,11 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   void handle_post(const std::shared_ptr<HttpExchange>& exchange);
   std::shared_ptr<WsHandler> begin_upgrade(std::shared_ptr<WsLink> link);
   std::shared_ptr<WsHandler> main_ws_handler();
+  /// The WebSocket links of this session (to wait for their close handshakes on shutdown).
+  void collect_links(std::vector<std::shared_ptr<WsLink>>& out) const {
+    if (ws_) out.push_back(ws_);
+    if (upgrade_link_) out.push_back(upgrade_link_);
+  }
   bool upgraded_or_upgrading() const noexcept { return transport() == TransportKind::websocket || upgrade_link_; }
 
   /// Ends the session: stops timers, answers a held poll with a close packet, closes the WebSocket,

@@ -210,6 +210,24 @@ Room Namespace::timeout(std::chrono::milliseconds timeout) const { return all().
 void Namespace::emit_args(std::string_view event, Args args) const { all().emit_args(event, std::move(args)); }
 std::size_t Namespace::socket_count() const noexcept { return impl_->socket_count(); }
 
+void Namespace::server_side_emit_args(std::string_view event, Args args) const {
+  detail::run_on(impl_->io(), [impl = impl_, e = std::string(event), a = std::move(args)]() mutable {
+    impl->server_side_emit(e, std::move(a), nullptr);
+  });
+}
+
+void Namespace::server_side_emit_with_ack(std::string_view event, Args args,
+                                          std::function<void(std::error_code, std::vector<Value>)> callback) const {
+  detail::run_on(impl_->io(), [impl = impl_, e = std::string(event), a = std::move(args),
+                               cb = std::move(callback)]() mutable { impl->server_side_emit(e, std::move(a), std::move(cb)); });
+}
+
+void Namespace::on_server_side_emit(std::string event, EventHandler handler) const {
+  detail::run_on(impl_->io(), [impl = impl_, e = std::move(event), h = std::move(handler)]() mutable {
+    impl->set_server_side_handler(std::move(e), std::move(h));
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server
 

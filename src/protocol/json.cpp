@@ -3,7 +3,9 @@
 #include <charconv>
 #include <cmath>
 
-#include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 namespace courier::detail {
 namespace {
@@ -27,32 +29,80 @@ void write_integer(I i, std::string& out) {
   out.append(buf, r.ptr);
 }
 
-Value from_rapidjson(const rapidjson::Value& j) {
-  switch (j.GetType()) {
-    case rapidjson::kNullType: return Value();
-    case rapidjson::kFalseType: return Value(false);
-    case rapidjson::kTrueType: return Value(true);
-    case rapidjson::kNumberType:
-      if (j.IsInt64()) return Value(static_cast<long long>(j.GetInt64()));
-      if (j.IsUint64()) return Value(static_cast<unsigned long long>(j.GetUint64()));
-      return Value(j.GetDouble());
-    case rapidjson::kStringType: return Value(std::string(j.GetString(), j.GetStringLength()));
-    case rapidjson::kArrayType: {
-      Array a;
-      a.reserve(j.Size());
-      for (const auto& e : j.GetArray()) a.push_back(from_rapidjson(e));
-      return Value(std::move(a));
-    }
-    case rapidjson::kObjectType: {
-      Object o;
-      o.reserve(j.MemberCount());
-      for (const auto& m : j.GetObject())
-        o.push_back(Member{std::string(m.name.GetString(), m.name.GetStringLength()), from_rapidjson(m.value)});
-      return Value(std::move(o));
-    }
+// Builds a Value straight from RapidJSON's SAX events, with an explicit stack: no recursion, so
+// hostile nesting cannot overflow the stack, and nesting beyond kMaxDepth is refused.
+constexpr std::size_t kMaxDepth = 128;
+
+class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> {
+ public:
+  Value root;
+
+  bool Null() { return put(Value()); }
+  bool Bool(bool b) { return put(Value(b)); }
+  bool Int(int i) { return put(Value(i)); }
+  bool Uint(unsigned u) { return put(Value(u)); }
+  bool Int64(int64_t i) { return put(Value(static_cast<long long>(i))); }
+  bool Uint64(uint64_t u) { return put(Value(static_cast<unsigned long long>(u))); }
+  bool Double(double d) { return put(Value(d)); }
+  bool String(const char* str, rapidjson::SizeType len, bool) { return put(Value(std::string(str, len))); }
+  bool Key(const char* str, rapidjson::SizeType len, bool) {
+    key_.assign(str, len);
+    return true;
   }
-  return Value();
-}
+  bool StartObject() { return open(Value(Object{})); }
+  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool StartArray() { return open(Value(Array{})); }
+  bool EndArray(rapidjson::SizeType) { return close(); }
+
+ private:
+  // Adds a scalar or a finished container to the innermost open container (or makes it the root).
+  bool put(Value v) {
+    if (stack_.empty()) {
+      root = std::move(v);
+      return true;
+    }
+    Value& top = *stack_.back();
+    if (top.is_array()) {
+      top.make_array().push_back(std::move(v));
+    } else {
+      top.make_object().push_back(Member{std::move(key_), std::move(v)});
+      key_.clear();
+    }
+    return true;
+  }
+  bool open(Value container) {
+    if (stack_.size() >= kMaxDepth) return false;
+    if (stack_.empty()) {
+      root = std::move(container);
+      stack_.push_back(&root);
+      return true;
+    }
+    Value& top = *stack_.back();
+    Value* child;
+    if (top.is_array()) {
+      Array& a = top.make_array();
+      a.push_back(std::move(container));
+      child = &a.back();
+    } else {
+      Object& o = top.make_object();
+      o.push_back(Member{std::move(key_), std::move(container)});
+      key_.clear();
+      child = &o.back().value;
+    }
+    stack_.push_back(child);
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  // Pointers into containers that only grow at their end while their children are open: a
+  // child's address is taken after it was appended and nothing is appended to its parent until
+  // the child is closed, so it stays valid.
+  std::vector<Value*> stack_;
+  std::string key_;
+};
 
 // Splits valid JSON array text into the exact text of its top-level elements.
 std::vector<std::string_view> split_array(std::string_view text) {
@@ -94,14 +144,16 @@ std::vector<std::string_view> split_array(std::string_view text) {
   return parts;
 }
 
-bool is_placeholder(const Value& v, std::size_t& num) {
-  if (!v.is_object() || v.size() != 2) return false;
+// 1: a valid placeholder (num set); 0: not a placeholder; -1: claims to be one but is malformed
+// (socket.io-parser rejects those as "illegal attachments").
+int placeholder(const Value& v, std::size_t& num) {
+  if (!v.is_object()) return 0;
   const Value* p = v.find("_placeholder");
+  if (!p || !p->is_bool() || !p->as_bool()) return 0;
   const Value* n = v.find("num");
-  if (!p || !n || !p->as_bool() || !n->is_integer()) return false;
-  if (n->as_int(-1) < 0) return false;
+  if (!n || !n->is_integer() || n->as_int(-1) < 0) return -1;
   num = static_cast<std::size_t>(n->as_int());
-  return true;
+  return 1;
 }
 
 }  // namespace
@@ -179,14 +231,17 @@ void write_json(const Value& v, std::string& out, std::vector<std::string>* atta
 }
 
 bool parse_json(std::string_view text, Value& out) {
-  rapidjson::Document doc;
-  // Without kParseStopWhenDoneFlag, anything but whitespace after the value is an error.
-  doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    out = Value();
-    return false;
-  }
-  out = from_rapidjson(doc);
+  out = Value();
+  // A raw NUL is never valid JSON, and RapidJSON would take it for the end of the input.
+  if (text.find('\0') != std::string_view::npos) return false;
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+  rapidjson::Reader reader;
+  Builder builder;
+  // Iterative parsing: no recursion in the parser either. Without kParseStopWhenDoneFlag anything
+  // but whitespace after the value is an error.
+  if (!reader.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(is, builder)) return false;
+  out = std::move(builder.root);
   return true;
 }
 
@@ -204,7 +259,9 @@ bool parse_json_keep_raw(const std::shared_ptr<const std::string>& buffer, std::
 
 bool fill_placeholders(Value& v, std::vector<std::string>& attachments) {
   std::size_t num = 0;
-  if (is_placeholder(v, num)) {
+  const int kind = placeholder(v, num);
+  if (kind < 0) return false;
+  if (kind > 0) {
     if (num >= attachments.size()) return false;
     v = Value::binary(attachments[num]);
     return true;

@@ -430,6 +430,15 @@ void NamespaceImpl::close_all(DisconnectReason reason) {
   for (auto& [id, s] : sockets) s->on_close(reason);
 }
 
+void NamespaceImpl::shutdown() {
+  on_connection_ = nullptr;
+  middlewares_.clear();
+  server_side_handlers_.clear();
+  matcher_ = nullptr;
+  children_.clear();
+  if (adapter_) adapter_->close();
+}
+
 void NamespaceImpl::deliver(const OutPacket& packet, const std::vector<SocketId>& ids, bool volatile_,
                             std::function<void(Args)> ack) {
   if (ids.empty()) return;
@@ -491,8 +500,12 @@ void NamespaceImpl::broadcast(const BroadcastOptions& opts, std::string_view eve
 
 void NamespaceImpl::broadcast_with_ack(const BroadcastOptions& opts, std::string_view event, Args args,
                                        std::function<void(std::error_code, std::vector<Value>)> cb) {
+  // As socket.io's BroadcastOperator: every server reports how many clients it sent the packet
+  // to; complete once all servers reported and that many acks arrived.
   struct State {
-    std::optional<std::size_t> expected;
+    std::size_t expected_clients = 0;
+    std::size_t servers_reported = 0;
+    std::optional<std::size_t> servers;
     std::vector<Value> responses;
     bool done = false;
     std::string timer_key;
@@ -510,22 +523,61 @@ void NamespaceImpl::broadcast_with_ack(const BroadcastOptions& opts, std::string
     if (!state->timer_key.empty()) server->timer().cancel(state->timer_key);
     if (state->cb) state->cb(ec, std::move(state->responses));
   };
+  auto check = [state, finish] {
+    if (state->servers && state->servers_reported >= *state->servers &&
+        state->responses.size() >= state->expected_clients)
+      finish({});
+  };
   if (opts.flags.timeout) {
     state->timer_key = "bcast-ack\x1f" + name_ + "\x1f" + std::to_string(*packet.id);
     server->timer().schedule_in(state->timer_key, *opts.flags.timeout,
                                 [finish] { finish(std::make_error_code(std::errc::timed_out)); });
   }
+  if (opts.flags.local) {
+    state->servers = 1;
+  } else {
+    adapter_->server_count([state, check](std::size_t n) {
+      state->servers = std::max<std::size_t>(n, 1);
+      check();
+    });
+  }
   adapter_->broadcast_with_ack(
       packet, opts,
-      [state, finish](std::size_t count) {
-        state->expected = count;
-        if (state->responses.size() >= count) finish({});
+      [state, check](std::size_t count) {
+        state->expected_clients += count;
+        ++state->servers_reported;
+        check();
       },
-      [state, finish](Args a) {
+      [state, check](Args a) {
         if (state->done) return;
         state->responses.push_back(a.empty() ? Value() : std::move(a.front()));
-        if (state->expected && state->responses.size() >= *state->expected) finish({});
+        check();
       });
+}
+
+void NamespaceImpl::server_side_emit(std::string_view event, Args args,
+                                     std::function<void(std::error_code, std::vector<Value>)> done) {
+  Args data;
+  data.reserve(args.size() + 1);
+  data.emplace_back(event);
+  for (auto& a : args) data.push_back(std::move(a));
+  adapter_->server_side_emit(data, std::move(done));
+}
+
+void NamespaceImpl::server_side_emit_received(Args data, std::function<void(Value)> reply) {
+  if (data.empty() || !data.front().is_string()) return;
+  const std::string event = data.front().as_string();
+  auto it = server_side_handlers_.find(event);
+  if (it == server_side_handlers_.end()) return;
+  Args args(std::make_move_iterator(data.begin() + 1), std::make_move_iterator(data.end()));
+  Ack ack;
+  if (reply) {
+    ack = Ack([reply, io = &io_](Args a) {
+      run_on(*io, [reply, a = std::move(a)]() mutable { reply(a.empty() ? Value() : std::move(a.front())); });
+    });
+  }
+  auto handler = it->second;
+  handler(args, ack);
 }
 
 void NamespaceImpl::fetch_sockets(const BroadcastOptions& opts,
@@ -651,17 +703,21 @@ std::string ServerImpl::generate_id() { return random_id(); }
 void ServerImpl::remove_client(Client* c) { clients_.erase(c); }
 
 void ServerImpl::close(std::function<void()> done) {
-  if (!closing_) {
-    closing_ = true;
-    std::vector<std::shared_ptr<NamespaceImpl>> all;
-    {
-      std::lock_guard<std::mutex> lock(namespaces_mutex_);
-      for (auto& [n, ns] : namespaces_) all.push_back(ns);
-    }
-    for (auto& ns : all) ns->close_all(DisconnectReason::server_shutting_down);
-    engine_.close();
+  if (closing_) {
+    if (done) done();
+    return;
   }
-  if (done) done();
+  closing_ = true;
+  std::vector<std::shared_ptr<NamespaceImpl>> all;
+  {
+    std::lock_guard<std::mutex> lock(namespaces_mutex_);
+    for (auto& [n, ns] : namespaces_) all.push_back(ns);
+    for (auto& ns : parents_) all.push_back(ns);
+  }
+  for (auto& ns : all) ns->close_all(DisconnectReason::server_shutting_down);
+  for (auto& ns : all) ns->shutdown();
+  // Queued packets and close frames go out; `done` runs once the connections are finished.
+  engine_.close(std::move(done), options_.drain_timeout);
 }
 
 }  // namespace courier::detail

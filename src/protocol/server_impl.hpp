@@ -155,8 +155,12 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
                std::function<void(Args)> ack) override;
   std::optional<SocketInfo> describe(const SocketId& id) const override;
   void disconnect(const SocketId& id, bool close) override;
+  void server_side_emit_received(Args data, std::function<void(Value)> reply) override;
 
   void init_adapter();
+  void set_server_side_handler(std::string event, EventHandler h) { server_side_handlers_[std::move(event)] = std::move(h); }
+  void server_side_emit(std::string_view event, Args args,
+                        std::function<void(std::error_code, std::vector<Value>)> done);
   Adapter& adapter() noexcept { return *adapter_; }
   asio::io_context& io() noexcept;
   std::shared_ptr<ServerImpl> server() const { return server_.lock(); }
@@ -170,6 +174,9 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   std::size_t socket_count() const noexcept { return sockets_.size(); }
   std::uint64_t next_ack_id() noexcept { return ++ack_ids_; }
   void close_all(DisconnectReason reason);
+  /// Drops every handler and middleware: breaks cycles through handlers that captured a handle
+  /// of this namespace, so a closed server frees everything.
+  void shutdown();
 
   // Broadcasts (server thread).
   void broadcast(const BroadcastOptions& opts, std::string_view event, Args args);
@@ -200,6 +207,7 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   std::function<void(Socket)> on_connection_;
   std::unordered_map<std::string, std::shared_ptr<SocketImpl>> sockets_;
   std::uint64_t ack_ids_ = 0;
+  std::unordered_map<std::string, EventHandler> server_side_handlers_;
   std::function<bool(const std::string&, const Value&)> matcher_;
   std::vector<std::weak_ptr<NamespaceImpl>> children_;
   std::weak_ptr<NamespaceImpl> parent_;

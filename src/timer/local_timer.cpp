@@ -156,17 +156,30 @@ namespace courier {
 LocalTimer::LocalTimer(asio::io_context& io) : impl_(std::make_shared<detail::LocalTimerImpl>(io)) {}
 LocalTimer::~LocalTimer() = default;
 
+namespace {
+// Longer delays are clamped: "never" (duration::max()) must not wrap around into the past.
+constexpr std::chrono::hours kMaxDelay(24 * 365 * 100);
+
+std::chrono::steady_clock::time_point due_after(std::chrono::steady_clock::duration delay) {
+  if (delay > kMaxDelay) delay = kMaxDelay;
+  return std::chrono::steady_clock::now() + delay;
+}
+}  // namespace
+
 void LocalTimer::schedule(std::string key, Clock::time_point deadline, std::string payload) {
   // Wall-clock deadline converted once to the steady clock, so later clock jumps do not matter.
-  const auto due = std::chrono::steady_clock::now() +
-                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - Clock::now());
+  const auto now = Clock::now();
+  const auto due = deadline <= now ? std::chrono::steady_clock::now()
+                   : deadline - now > kMaxDelay
+                       ? due_after(kMaxDelay)
+                       : due_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - now));
   impl_->run([impl = impl_, k = std::move(key), due, p = std::move(payload)]() mutable {
     impl->add(std::move(k), due, std::move(p), nullptr);
   });
 }
 
 void LocalTimer::schedule_in(std::string key, std::chrono::steady_clock::duration delay, std::function<void()> callback) {
-  const auto due = std::chrono::steady_clock::now() + delay;
+  const auto due = due_after(delay);
   impl_->run([impl = impl_, k = std::move(key), due, cb = std::move(callback)]() mutable {
     impl->add(std::move(k), due, {}, std::move(cb));
   });

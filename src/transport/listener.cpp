@@ -125,6 +125,10 @@ class WsLinkImpl final : public WsLink {
     auto con = con_.lock();
     return con ? con->get_buffered_amount() : 0;
   }
+  bool finished() const noexcept override {
+    auto con = con_.lock();
+    return !con || con->get_state() == websocketpp::session::state::closed;
+  }
 
  private:
   std::weak_ptr<WsppServer::connection_type> con_;

@@ -1,6 +1,9 @@
 // The Socket.IO interop test server: see CONTRACT.md beside this file. The same behaviour is
 // implemented with Node's socket.io in tests/interop/node/reference/socketio_server.js.
 #include <courier/courier.hpp>
+#if COURIER_HAS_REDIS
+#include <courier/redis_adapter.hpp>
+#endif
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
@@ -53,7 +56,25 @@ int main() {
   options.engine.ping_timeout = 200ms;
   options.engine.cors.origins = {"*"};
   options.connect_timeout = 1000ms;
+  // REDIS_URL: this server joins a cluster (courier and Node servers) through the Redis adapter.
+  const char* redis_url = std::getenv("REDIS_URL");
+#if COURIER_HAS_REDIS
+  std::unique_ptr<RedisAdapterFactory> redis;
+  if (redis_url && *redis_url) {
+    RedisAdapterOptions redis_options;
+    redis_options.url = redis_url;
+    redis_options.request_timeout = 2000ms;
+    redis = std::make_unique<RedisAdapterFactory>(io, redis_options);
+    options.adapter = redis->factory();
+  }
+#else
+  if (redis_url && *redis_url) {
+    std::fprintf(stderr, "socketio_test_server: built without courier::redis\n");
+    return 1;
+  }
+#endif
   Server server(io, options);
+  const std::string server_name = std::getenv("SERVER_NAME") ? std::getenv("SERVER_NAME") : "courier";
 
   auto reasons = std::make_shared<std::vector<std::string>>();
   Namespace main_nsp = server.of("/");
@@ -147,6 +168,24 @@ int main() {
     socket.on("count", [main_nsp](Args&, Ack ack) {
       if (ack) ack(static_cast<long long>(main_nsp.socket_count()));
     });
+    socket.on("server-side-emit", [main_nsp](Args& args, Ack ack) {
+      main_nsp.server_side_emit("hello-servers", args[0]);
+      ack_true(ack);
+    });
+    socket.on("server-side-emit-ack", [main_nsp](Args& args, Ack ack) {
+      main_nsp.server_side_emit_with_ack("hello-servers", {args[0]}, [ack](std::error_code ec, std::vector<Value> answers) {
+        if (!ack) return;
+        Value out = Value::object();
+        if (ec) out.set("error", std::string(ec.message()));
+        out.set("responses", sorted_by_json(std::move(answers)));
+        ack(out);
+      });
+    });
+  });
+  // Other servers' server-side emits: tell the clients here, and answer with this server's name.
+  main_nsp.on_server_side_emit("hello-servers", [main_nsp, server_name](Args& args, Ack ack) {
+    main_nsp.emit("server-side", args.empty() ? Value() : args[0]);
+    if (ack) ack(server_name);
   });
 
   Namespace custom = server.of("/custom");
@@ -183,6 +222,9 @@ int main() {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int) {
     server.close();
+#if COURIER_HAS_REDIS
+    if (redis) redis->close();
+#endif
     io.stop();
   });
   io.run();

@@ -45,6 +45,7 @@ struct FakeLink final : WsLink {
     close_code = code;
   }
   std::size_t buffered_amount() const noexcept override { return 0; }
+  bool finished() const noexcept override { return closed; }
 };
 
 std::shared_ptr<FakeExchange> request(std::string method, std::string query, std::string body = {}) {

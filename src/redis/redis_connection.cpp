@@ -1,0 +1,356 @@
+#include "redis/redis_connection.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <asio/connect.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/write.hpp>
+
+#include <algorithm>
+
+namespace courier::detail {
+namespace {
+
+constexpr auto kMinBackoff = std::chrono::milliseconds(50);
+// Capped low so that cluster delivery resumes within a second of Redis coming back.
+constexpr auto kMaxBackoff = std::chrono::milliseconds(500);
+
+RedisReply convert(const redisReply* r) {
+  RedisReply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING: out.type = RedisReply::Type::string; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_STATUS: out.type = RedisReply::Type::status; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ERROR: out.type = RedisReply::Type::error; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_INTEGER: out.type = RedisReply::Type::integer; out.integer = r->integer; break;
+    case REDIS_REPLY_ARRAY:
+      out.type = RedisReply::Type::array;
+      out.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default: out.type = RedisReply::Type::nil;
+  }
+  return out;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string pct_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool RedisUrl::parse(const std::string& url, RedisUrl& out) {
+  out = RedisUrl{};
+  const std::string scheme = "redis://";
+  if (url.compare(0, scheme.size(), scheme) != 0) return false;
+  std::string rest = url.substr(scheme.size());
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  if (slash != std::string::npos) {
+    const std::string db = rest.substr(slash + 1);
+    if (!db.empty()) {
+      if (db.find_first_not_of("0123456789") != std::string::npos || db.size() > 5) return false;
+      out.db = std::stoi(db);
+    }
+  }
+  const auto at = authority.rfind('@');
+  if (at != std::string::npos) {
+    const std::string userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const auto colon = userinfo.find(':');
+    if (colon == std::string::npos) {
+      out.password = pct_decode(userinfo);
+    } else {
+      out.username = pct_decode(userinfo.substr(0, colon));
+      out.password = pct_decode(userinfo.substr(colon + 1));
+    }
+  }
+  std::string host = authority;
+  std::string port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return false;
+    host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+  } else {
+    const auto colon = authority.rfind(':');
+    if (colon != std::string::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    }
+  }
+  if (!host.empty()) out.host = host;
+  if (!port.empty()) {
+    if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5) return false;
+    const int p = std::stoi(port);
+    if (p <= 0 || p > 65535) return false;
+    out.port = static_cast<std::uint16_t>(p);
+  }
+  return true;
+}
+
+RedisConnection::RedisConnection(asio::io_context& io, RedisUrl url, std::string name, Logger logger)
+    : io_(io), url_(std::move(url)), name_(std::move(name)), logger_(std::move(logger)), socket_(io), retry_timer_(io) {}
+
+RedisConnection::~RedisConnection() {
+  if (reader_) redisReaderFree(reader_);
+}
+
+void RedisConnection::log(LogLevel l, const std::string& what) const {
+  if (logger_.enabled(l)) logger_.log(l, "redis " + name_ + " (" + url_.host + ":" + std::to_string(url_.port) + "): " + what);
+}
+
+void RedisConnection::start() {
+  if (state_ != State::idle) return;
+  connect();
+}
+
+void RedisConnection::close() {
+  state_ = State::closed;
+  retry_timer_.cancel();
+  std::error_code ec;
+  socket_.close(ec);
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& cb : pending)
+    if (cb) cb(std::make_error_code(std::errc::operation_canceled), {});
+}
+
+void RedisConnection::connect() {
+  state_ = State::connecting;
+  std::error_code ec;
+  auto address = asio::ip::make_address(url_.host, ec);
+  if (ec) {
+    // A host name: resolve it synchronously once; Redis URLs in practice name a local service.
+    asio::ip::tcp::resolver resolver(io_);
+    auto results = resolver.resolve(url_.host, std::to_string(url_.port), ec);
+    if (ec || results.empty()) {
+      fail("cannot resolve host: " + ec.message());
+      return;
+    }
+    address = results.begin()->endpoint().address();
+  }
+  socket_ = asio::ip::tcp::socket(io_);
+  socket_.async_connect(asio::ip::tcp::endpoint(address, url_.port),
+                        [weak = weak_from_this()](const std::error_code& e) {
+                          auto self = weak.lock();
+                          if (!self || self->state_ == State::closed) return;
+                          if (e) {
+                            self->fail("connect: " + e.message());
+                            return;
+                          }
+                          self->on_connected();
+                        });
+}
+
+void RedisConnection::on_connected() {
+  std::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (reader_) redisReaderFree(reader_);
+  reader_ = redisReaderCreate();
+  out_.clear();
+  writing_.clear();
+  write_in_flight_ = false;
+  state_ = State::handshaking;
+  read();
+  // AUTH and SELECT first; then the subscriptions; the connection is ready when their replies
+  // are in (subscription confirmations arrive as pushes and are not counted).
+  handshake_left_ = 0;
+  auto step = [weak = weak_from_this()](std::error_code e, RedisReply r) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (e || r.type == RedisReply::Type::error) {
+      self->fail("handshake refused: " + (e ? e.message() : r.str));
+      return;
+    }
+    if (--self->handshake_left_ == 0) {
+      self->state_ = State::ready;
+      self->attempt_ = 0;
+      self->log(self->was_ready_ ? LogLevel::warn : LogLevel::info, self->was_ready_ ? "reconnected" : "connected");
+      if (self->was_ready_) ++self->reconnects_;
+      self->was_ready_ = true;
+      for (const auto& [cmd, channels] : self->subscriptions_) {
+        if (channels.empty()) continue;
+        std::vector<std::string> args{cmd};
+        args.insert(args.end(), channels.begin(), channels.end());
+        self->write_raw(std::move(args), nullptr, true);
+      }
+      if (self->on_ready_) self->on_ready_();
+    }
+  };
+  std::vector<std::vector<std::string>> hello;
+  if (!url_.password.empty()) {
+    if (url_.username.empty())
+      hello.push_back({"AUTH", url_.password});
+    else
+      hello.push_back({"AUTH", url_.username, url_.password});
+  }
+  if (url_.db != 0) hello.push_back({"SELECT", std::to_string(url_.db)});
+  hello.push_back({"PING"});
+  handshake_left_ = hello.size();
+  for (auto& args : hello) write_raw(std::move(args), step, true);
+}
+
+void RedisConnection::fail(const std::string& why) {
+  if (state_ == State::closed) return;
+  const bool was = state_ == State::ready;
+  if (was || attempt_ == 0) log(LogLevel::warn, "connection lost: " + why + "; reconnecting");
+  std::error_code ec;
+  socket_.close(ec);
+  state_ = State::connecting;
+  auto pending = std::move(pending_);
+  pending_.clear();
+  out_.clear();
+  writing_.clear();
+  write_in_flight_ = false;
+  for (auto& cb : pending)
+    if (cb) cb(std::make_error_code(std::errc::connection_reset), {});
+  schedule_reconnect();
+}
+
+void RedisConnection::schedule_reconnect() {
+  auto delay = kMinBackoff * (1 << std::min(attempt_, 4));
+  if (delay > kMaxBackoff) delay = kMaxBackoff;
+  ++attempt_;
+  retry_timer_.expires_after(delay);
+  retry_timer_.async_wait([weak = weak_from_this()](const std::error_code& e) {
+    if (e) return;
+    if (auto self = weak.lock())
+      if (self->state_ != State::closed) self->connect();
+  });
+}
+
+void RedisConnection::command(std::vector<std::string> args, Callback cb) {
+  if (state_ != State::ready) {
+    if (cb) cb(std::make_error_code(std::errc::not_connected), {});
+    return;
+  }
+  write_raw(std::move(args), std::move(cb), false);
+}
+
+void RedisConnection::subscribe(const std::string& cmd, const std::vector<std::string>& channels) {
+  auto& set = subscriptions_[cmd];
+  std::vector<std::string> fresh;
+  for (const auto& c : channels)
+    if (set.insert(c).second) fresh.push_back(c);
+  if (fresh.empty() || state_ != State::ready) return;  // restored on (re)connect otherwise
+  std::vector<std::string> args{cmd};
+  args.insert(args.end(), fresh.begin(), fresh.end());
+  write_raw(std::move(args), nullptr, true);
+}
+
+void RedisConnection::unsubscribe(const std::string& cmd, const std::vector<std::string>& channels) {
+  auto& set = subscriptions_[cmd];
+  for (const auto& c : channels) set.erase(c);
+  if (state_ != State::ready) return;
+  std::vector<std::string> args{cmd == "SUBSCRIBE" ? "UNSUBSCRIBE" : cmd == "PSUBSCRIBE" ? "PUNSUBSCRIBE" : "SUNSUBSCRIBE"};
+  args.insert(args.end(), channels.begin(), channels.end());
+  write_raw(std::move(args), nullptr, true);
+}
+
+void RedisConnection::write_raw(std::vector<std::string> args, Callback cb, bool internal) {
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lens;
+  argv.reserve(args.size());
+  lens.reserve(args.size());
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  char* cmd = nullptr;
+  const int n = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), argv.data(), lens.data());
+  if (n < 0 || !cmd) {
+    if (cb) cb(std::make_error_code(std::errc::not_enough_memory), {});
+    return;
+  }
+  out_.append(cmd, static_cast<std::size_t>(n));
+  redisFreeCommand(cmd);
+  // Subscription commands on a subscriber connection answer with pushes, not replies.
+  const bool pushes = !args.empty() && (args[0].find("SUBSCRIBE") != std::string::npos);
+  if (!pushes) pending_.push_back(std::move(cb));
+  (void)internal;
+  flush();
+}
+
+void RedisConnection::flush() {
+  if (write_in_flight_ || out_.empty()) return;
+  write_in_flight_ = true;
+  writing_.swap(out_);
+  out_.clear();
+  asio::async_write(socket_, asio::buffer(writing_), [weak = weak_from_this()](const std::error_code& e, std::size_t) {
+    auto self = weak.lock();
+    if (!self || self->state_ == State::closed) return;
+    self->write_in_flight_ = false;
+    self->writing_.clear();
+    if (e) {
+      self->fail("write: " + e.message());
+      return;
+    }
+    self->flush();
+  });
+}
+
+void RedisConnection::read() {
+  socket_.async_read_some(asio::buffer(read_buf_), [weak = weak_from_this()](const std::error_code& e, std::size_t n) {
+    auto self = weak.lock();
+    if (!self || self->state_ == State::closed) return;
+    if (e) {
+      self->fail(e == asio::error::eof ? "closed by server" : "read: " + e.message());
+      return;
+    }
+    if (redisReaderFeed(self->reader_, self->read_buf_, n) != REDIS_OK) {
+      self->fail("protocol error");
+      return;
+    }
+    while (true) {
+      void* reply = nullptr;
+      if (redisReaderGetReply(self->reader_, &reply) != REDIS_OK) {
+        self->fail("protocol error");
+        return;
+      }
+      if (!reply) break;
+      RedisReply r = convert(static_cast<redisReply*>(reply));
+      freeReplyObject(reply);
+      self->dispatch(std::move(r));
+      if (self->state_ == State::closed || !self->socket_.is_open()) return;
+    }
+    self->read();
+  });
+}
+
+void RedisConnection::dispatch(RedisReply reply) {
+  // Pub/sub pushes: arrays whose first element names the kind.
+  if (reply.type == RedisReply::Type::array && !reply.elements.empty() &&
+      reply.elements[0].type == RedisReply::Type::string) {
+    const std::string& kind = reply.elements[0].str;
+    if (kind == "message" || kind == "pmessage" || kind == "smessage") {
+      if (on_push_) on_push_(reply);
+      return;
+    }
+    if (kind == "subscribe" || kind == "psubscribe" || kind == "ssubscribe" || kind == "unsubscribe" ||
+        kind == "punsubscribe" || kind == "sunsubscribe") {
+      return;
+    }
+  }
+  if (pending_.empty()) return;
+  auto cb = std::move(pending_.front());
+  pending_.pop_front();
+  if (cb) cb({}, std::move(reply));
+}
+
+}  // namespace courier::detail
