@@ -16,9 +16,13 @@
 // Env: PORT (default 3000), CHAT_WWW (default: the www folder the build assembled).
 #include <courier/courier.hpp>
 
+#include <memory>
+#if COURIER_HAS_REDIS
+#include <courier/redis_adapter.hpp>
+#endif
+
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
-#include <asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -226,7 +230,26 @@ int main() {
   const std::string www = www_env && *www_env ? www_env : CHAT_WWW_DIR;
 
   asio::io_context io;
-  Server server(io);
+  ServerOptions server_options;
+  // REDIS_URL: several chat instances form one cluster (examples/cluster_chat): rooms, messages and
+  // user lists span every instance. Without it, the in-memory adapter: no Redis needed.
+  const char* redis_url = std::getenv("REDIS_URL");
+#if COURIER_HAS_REDIS
+  std::unique_ptr<RedisAdapterFactory> redis;
+  if (redis_url && *redis_url) {
+    RedisAdapterOptions redis_options;
+    redis_options.url = redis_url;
+    redis = std::make_unique<RedisAdapterFactory>(io, redis_options);
+    server_options.adapter = redis->factory();
+    std::fprintf(stderr, "chat: cluster mode through %s\n", redis_url);
+  }
+#else
+  if (redis_url && *redis_url) {
+    std::fprintf(stderr, "chat: built without courier::redis, REDIS_URL cannot be used\n");
+    return 1;
+  }
+#endif
+  Server server(io, server_options);
   Listener listener(io);  // declared after the server: destroyed first
 
   Namespace nsp = server.of("/");
@@ -247,19 +270,19 @@ int main() {
   std::fprintf(stderr, "chat: serving %s\n", www.c_str());
   std::fprintf(stderr, "chat: open http://127.0.0.1:%u\n", static_cast<unsigned>(listener.port()));
 
-  // SIGINT/SIGTERM: stop accepting, disconnect every socket, give the closing WebSocket frames and
-  // poll responses a moment to go out, then stop. (Server::close's callback runs as soon as the
-  // closing has started, and browsers keep idle HTTP connections open, so the io_context is stopped
-  // after a short grace rather than left to run dry.)
+  // SIGINT/SIGTERM: stop accepting, disconnect every socket, let the closing WebSocket frames go
+  // out (Server::close calls back once the close handshakes finished), then stop.
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  asio::steady_timer grace(io);
   signals.async_wait([&](const std::error_code& ec, int) {
     if (ec) return;
     std::fprintf(stderr, "chat: shutting down\n");
     listener.close();
-    server.close();
-    grace.expires_after(std::chrono::milliseconds(200));
-    grace.async_wait([&](const std::error_code&) { io.stop(); });
+    server.close([&] {
+#if COURIER_HAS_REDIS
+      if (redis) redis->close();
+#endif
+      io.stop();
+    });
   });
   io.run();
   std::fprintf(stderr, "chat: stopped\n");
