@@ -1,6 +1,5 @@
 #include "redis/msgpack_value.hpp"
 
-#define MSGPACK_NO_BOOST
 #include <msgpack.hpp>
 
 namespace courier::detail {

@@ -63,9 +63,8 @@ class FakeHost : public AdapterHost {
     if (adapter && leave_on_disconnect) adapter->del_all(id);
   }
 
-  // Cluster-only hook (newer AdapterHost versions): the in-memory adapter never calls it. Declared
-  // without `override` so this fake builds against AdapterHost versions with or without it.
-  void server_side_emit_received(Args, std::function<void(Value)>) { ++server_side_emits; }
+  // Cluster-only hook: the in-memory adapter never calls it.
+  void server_side_emit_received(Args, std::function<void(Value)>) override { ++server_side_emits; }
 
   std::string name_ = "/chat";
   int server_side_emits = 0;
@@ -529,4 +528,16 @@ TEST_CASE("InMemoryAdapter: factory and Adapter defaults", "[adapter]") {
   CHECK(host.deliveries[0].ids == Strings{"s"});
   adapter->close();
   CHECK(host.name() == "/chat");
+  // Single-process defaults of the cluster operations.
+  std::size_t servers = 0;
+  adapter->server_count([&](std::size_t n) { servers = n; });
+  CHECK(servers == 1);
+  int answered = 0;
+  adapter->server_side_emit(Args{Value("ping")}, [&](std::error_code ec, std::vector<Value> replies) {
+    ++answered;
+    CHECK_FALSE(ec);
+    CHECK(replies.empty());
+  });
+  CHECK(answered == 1);
+  CHECK(host.server_side_emits == 0);
 }

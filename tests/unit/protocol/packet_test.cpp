@@ -968,3 +968,45 @@ TEST_CASE("Decoder: deeply nested JSON within the message size limit does not cr
   });
   CHECK(code == 0);
 }
+
+TEST_CASE("Decoder: what counts as a placeholder in a binary packet", "[sio-packet]") {
+  SECTION("extra members do not matter (socket.io-parser only checks _placeholder === true)") {
+    const Decoded r = decode(R"(51-["a",{"_placeholder":true,"num":0,"extra":1}])", {"bin"});
+    REQUIRE(r.status == Status::ok);
+    CHECK(r.packet.data[1] == Value::binary("bin"));
+    const Decoded first = decode(R"(51-["a",{"num":0,"_placeholder":true}])", {"bin"});
+    REQUIRE(first.status == Status::ok);
+    CHECK(first.packet.data[1] == Value::binary("bin"));
+  }
+  SECTION("_placeholder must be the boolean true") {
+    const Decoded f = decode(R"(51-["a",{"_placeholder":false,"num":0},{"_placeholder":true,"num":0}])", {"bin"});
+    REQUIRE(f.status == Status::ok);
+    CHECK(f.packet.data[1] == Value::object({{"_placeholder", false}, {"num", 0}}));
+    CHECK(f.packet.data[2] == Value::binary("bin"));
+    const Decoded s = decode(R"(51-["a",{"_placeholder":"true","num":0},{"_placeholder":true,"num":0}])", {"bin"});
+    REQUIRE(s.status == Status::ok);
+    CHECK(s.packet.data[1]["_placeholder"].as_string() == "true");
+    const Decoded one = decode(R"(51-["a",{"_placeholder":1,"num":0},{"_placeholder":true,"num":0}])", {"bin"});
+    REQUIRE(one.status == Status::ok);
+    CHECK(one.packet.data[1].is_object());
+  }
+  SECTION("a claimed placeholder with a bad num is refused") {
+    expect_error(R"(51-["a",{"_placeholder":true}])", {"bin"});
+    expect_error(R"(51-["a",{"_placeholder":true,"num":null}])", {"bin"});
+    expect_error(R"(51-["a",{"_placeholder":true,"num":0.5}])", {"bin"});
+    expect_error(R"(51-["a",{"_placeholder":true,"num":[0]}])", {"bin"});
+    expect_error(R"(51-["a",{"k":[{"_placeholder":true,"num":"0"}]},{"_placeholder":true,"num":0}])", {"bin"});
+  }
+}
+
+TEST_CASE("Decoder: arguments nested beyond the JSON depth limit are refused", "[sio-packet]") {
+  // The argument array is the first level: 127 more are allowed (json.cpp's limit is 128).
+  const auto event = [](std::size_t inner) {
+    return "2[\"a\"," + std::string(inner, '[') + std::string(inner, ']') + "]";
+  };
+  const Decoded ok = decode(event(127));
+  REQUIRE(ok.status == Status::ok);
+  CHECK(*encode(ok.packet).text == event(127));
+  expect_error(event(128));
+  expect_error(event(5000));
+}

@@ -720,3 +720,36 @@ TEST_CASE("Value::parse_json: deep nesting does not overflow the stack", "[value
     CHECK(code == 0);
   }
 }
+
+TEST_CASE("Value::parse_json: nesting limit of 128 levels", "[value]") {
+  // json.cpp refuses nesting deeper than 128 (kMaxDepth) instead of recursing without bound.
+  const auto arrays = [](std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  const auto objects = [](std::size_t depth) {
+    std::string text;
+    for (std::size_t i = 0; i < depth; ++i) text += "{\"k\":";
+    return text + "null" + std::string(depth, '}');
+  };
+  Value v;
+  REQUIRE(Value::parse_json(arrays(128), v));
+  std::size_t depth = 0;
+  for (const Value* p = &v; p->is_array(); p = &(*p)[0]) ++depth;
+  CHECK(depth == 128);
+  CHECK(v.to_json() == arrays(128));
+  CHECK_FALSE(Value::parse_json(arrays(129), v));
+  CHECK(v.is_null());
+  REQUIRE(Value::parse_json(objects(128), v));
+  CHECK(v.to_json() == objects(128));
+  CHECK_FALSE(Value::parse_json(objects(129), v));
+  // Mixed, and siblings do not add up: only the depth counts.
+  std::string mixed;
+  for (int i = 0; i < 64; ++i) mixed += "[{\"a\":";
+  mixed += "1";
+  for (int i = 0; i < 64; ++i) mixed += "}]";
+  REQUIRE(Value::parse_json(mixed, v));
+  CHECK(v.to_json() == mixed);
+  std::string wide = "[";
+  for (int i = 0; i < 1000; ++i) wide += (i ? "," : "") + arrays(100);
+  wide += "]";
+  REQUIRE(Value::parse_json(wide, v));
+  CHECK(v.size() == 1000);
+}
