@@ -97,7 +97,8 @@ class Socket {
   void join(std::string room) const;
   /// Leaves a room.
   void leave(std::string room) const;
-  /// Rooms the socket is in (including its own). Exact on the server's thread.
+  /// Rooms the socket is in (including its own). From another thread it waits for the server's
+  /// thread to answer (so never call it from a thread the server's thread is waiting on).
   std::vector<std::string> rooms() const;
 
   /// Broadcast to `room`, excluding this socket (socket.to(room) in Node).

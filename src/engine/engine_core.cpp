@@ -187,6 +187,7 @@ std::shared_ptr<EngineSession> EngineCore::create_session(const HttpRequest& req
   while (sessions_.count(id) != 0) id = generate_id();
   auto session = std::make_shared<EngineSession>(shared_from_this(), id, make_request_info(request), transport);
   sessions_.emplace(std::move(id), session);
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
   return session;
 }
 
@@ -269,7 +270,10 @@ std::shared_ptr<WsHandler> EngineCore::open_websocket(const HttpRequest& request
   return it->second->begin_upgrade(std::move(link));
 }
 
-void EngineCore::remove_session(const std::string& id) { sessions_.erase(id); }
+void EngineCore::remove_session(const std::string& id) {
+  sessions_.erase(id);
+  session_count_.store(sessions_.size(), std::memory_order_relaxed);
+}
 
 void EngineCore::close_all() {
   closed_ = true;
@@ -280,6 +284,7 @@ void EngineCore::close_all() {
   for (auto& s : all) s->collect_links(draining_);
   for (auto& s : all) s->close(CloseReason::forced_close, "server closed", /*allow_linger=*/false);
   sessions_.clear();
+  session_count_.store(0, std::memory_order_relaxed);
 }
 
 void EngineCore::when_drained(std::chrono::milliseconds timeout, std::function<void()> done) {

@@ -1,6 +1,7 @@
 #pragma once
 // The Engine.IO server core: request verification, handshakes, the session table.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,7 +33,7 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   std::size_t max_message_size() const noexcept override { return options_.max_http_buffer_size; }
 
   void set_connection_handler(std::function<void(EngineSocket)> handler) { on_connection_ = std::move(handler); }
-  std::size_t session_count() const noexcept { return sessions_.size(); }
+  std::size_t session_count() const noexcept { return session_count_.load(std::memory_order_relaxed); }
   void close_all();
   /// Calls `done` once every WebSocket closed by close_all() has finished its close handshake, or
   /// after `timeout`, whichever comes first.
@@ -57,6 +58,7 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   EngineOptions options_;
   std::function<void(EngineSocket)> on_connection_;
   std::unordered_map<std::string, std::shared_ptr<EngineSession>> sessions_;
+  std::atomic<std::size_t> session_count_{0};  // mirrors sessions_.size() for other threads
   bool closed_ = false;
   std::vector<std::shared_ptr<WsLink>> draining_;  // links closed by close_all()
 };

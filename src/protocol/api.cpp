@@ -7,6 +7,7 @@
 
 #include <asio/executor_work_guard.hpp>
 
+#include <future>
 #include <thread>
 
 #include "protocol/server_impl.hpp"
@@ -86,7 +87,15 @@ void Socket::leave(std::string room) const {
   detail::run_on(impl_->io(), [impl = impl_, r = std::move(room)] { impl->leave(r); });
 }
 
-std::vector<std::string> Socket::rooms() const { return impl_->rooms(); }
+std::vector<std::string> Socket::rooms() const {
+  auto& io = impl_->io();
+  if (io.get_executor().running_in_this_thread() || io.stopped()) return impl_->rooms();
+  // Another thread: ask the server's thread and wait for its answer.
+  std::promise<std::vector<std::string>> answer;
+  auto result = answer.get_future();
+  asio::post(io, [impl = impl_, &answer] { answer.set_value(impl->rooms()); });
+  return result.get();
+}
 
 Room Socket::to(std::string room) const {
   BroadcastOptions opts;

@@ -383,6 +383,7 @@ void NamespaceImpl::add(const std::shared_ptr<Client>& client, Value auth,
       return;
     }
     self->sockets_[socket->id()] = socket;
+    self->socket_count_.store(self->sockets_.size(), std::memory_order_relaxed);
     socket->connect_ack();
     done(socket);
     auto handler = self->on_connection_;
@@ -423,7 +424,10 @@ void NamespaceImpl::run_middlewares(std::size_t index, std::shared_ptr<SocketImp
   }));
 }
 
-void NamespaceImpl::remove(const std::string& id) { sockets_.erase(id); }
+void NamespaceImpl::remove(const std::string& id) {
+  sockets_.erase(id);
+  socket_count_.store(sockets_.size(), std::memory_order_relaxed);
+}
 
 void NamespaceImpl::close_all(DisconnectReason reason) {
   auto sockets = sockets_;

@@ -4,6 +4,7 @@
 // AdapterHost), SocketImpl. Everything here runs on the server's io_context thread.
 
 #include <any>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -87,7 +88,7 @@ class SocketImpl : public std::enable_shared_from_this<SocketImpl> {
   const std::string& nsp_name() const noexcept;
   const RequestInfo& request() const noexcept { return client_->conn().request(); }
   const Value& auth() const noexcept { return auth_; }
-  bool connected() const noexcept { return connected_; }
+  bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
   asio::io_context& io() noexcept { return io_; }
   const std::shared_ptr<NamespaceImpl>& nsp() const noexcept { return nsp_; }
   const std::shared_ptr<Client>& client() const noexcept { return client_; }
@@ -135,7 +136,7 @@ class SocketImpl : public std::enable_shared_from_this<SocketImpl> {
   asio::io_context& io_;
   const std::string id_;
   const Value auth_;
-  bool connected_ = false;
+  std::atomic<bool> connected_{false};
   std::unordered_map<std::string, EventHandler> handlers_;
   AnyHandler any_;
   std::function<void(DisconnectReason)> on_disconnect_;
@@ -171,7 +172,7 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   /// Runs the middlewares for a new socket, then connects it or sends CONNECT_ERROR.
   void add(const std::shared_ptr<Client>& client, Value auth, std::function<void(std::shared_ptr<SocketImpl>)> done);
   void remove(const std::string& id);
-  std::size_t socket_count() const noexcept { return sockets_.size(); }
+  std::size_t socket_count() const noexcept { return socket_count_.load(std::memory_order_relaxed); }
   std::uint64_t next_ack_id() noexcept { return ++ack_ids_; }
   void close_all(DisconnectReason reason);
   /// Drops every handler and middleware: breaks cycles through handlers that captured a handle
@@ -206,6 +207,7 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   std::vector<Middleware> middlewares_;
   std::function<void(Socket)> on_connection_;
   std::unordered_map<std::string, std::shared_ptr<SocketImpl>> sockets_;
+  std::atomic<std::size_t> socket_count_{0};  // mirrors sockets_.size() for other threads
   std::uint64_t ack_ids_ = 0;
   std::unordered_map<std::string, EventHandler> server_side_handlers_;
   std::function<bool(const std::string&, const Value&)> matcher_;
