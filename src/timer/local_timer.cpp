@@ -17,6 +17,8 @@ class LocalTimerImpl : public std::enable_shared_from_this<LocalTimerImpl> {
 
   explicit LocalTimerImpl(asio::io_context& io) : io_(io), timer_(io) {}
 
+  bool io_stopped_or_here() const { return io_.stopped() || io_.get_executor().running_in_this_thread(); }
+
   template <class F>
   void run(F&& f) {
     if (io_.get_executor().running_in_this_thread()) {
@@ -27,6 +29,7 @@ class LocalTimerImpl : public std::enable_shared_from_this<LocalTimerImpl> {
   }
 
   void add(std::string key, Steady::time_point due, std::string payload, std::function<void()> callback) {
+    if (closed_) return;  // the LocalTimer is gone: late posted calls do nothing
     auto [it, inserted] = entries_.try_emplace(std::move(key));
     Node* node = &*it;
     node->second.due = due;
@@ -53,7 +56,18 @@ class LocalTimerImpl : public std::enable_shared_from_this<LocalTimerImpl> {
   }
 
   std::size_t pending() const noexcept { return entries_.size(); }
-  void set_handler(std::function<void(const TimerEvent&)> h) { handler_ = std::move(h); }
+  void set_handler(std::function<void(const TimerEvent&)> h) {
+    if (!closed_) handler_ = std::move(h);
+  }
+  /// Drops every pending timer; nothing fires afterwards.
+  void shutdown() {
+    closed_ = true;
+    heap_.clear();
+    entries_.clear();
+    handler_ = nullptr;
+    if (armed_) timer_.cancel();
+    armed_ = false;
+  }
 
  private:
   struct Entry {
@@ -147,6 +161,7 @@ class LocalTimerImpl : public std::enable_shared_from_this<LocalTimerImpl> {
   std::vector<Node*> heap_;
   std::uint64_t fence_ = 0;
   std::function<void(const TimerEvent&)> handler_;
+  bool closed_ = false;
 };
 
 }  // namespace courier::detail
@@ -154,7 +169,14 @@ class LocalTimerImpl : public std::enable_shared_from_this<LocalTimerImpl> {
 namespace courier {
 
 LocalTimer::LocalTimer(asio::io_context& io) : impl_(std::make_shared<detail::LocalTimerImpl>(io)) {}
-LocalTimer::~LocalTimer() = default;
+LocalTimer::~LocalTimer() {
+  // Pending timers die with the LocalTimer, even though posted work may keep the state alive.
+  if (impl_->io_stopped_or_here()) {
+    impl_->shutdown();
+  } else {
+    impl_->run([impl = impl_] { impl->shutdown(); });
+  }
+}
 
 namespace {
 // Longer delays are clamped: "never" (duration::max()) must not wrap around into the past.
