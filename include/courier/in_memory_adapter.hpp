@@ -46,6 +46,12 @@ class InMemoryAdapter : public Adapter {
 
  protected:
   AdapterHost& host() noexcept { return host_; }
+  /// Called when a room gets its first member (remote adapters subscribe to room channels here).
+  virtual void room_created(const RoomName& room) { (void)room; }
+  /// Called when a room loses its last member.
+  virtual void room_deleted(const RoomName& room) { (void)room; }
+  /// True when `room` is a socket's own room (named by its id).
+  bool is_socket_room(const RoomName& room) const noexcept { return sids_.count(room) != 0; }
 
  private:
   AdapterHost& host_;

@@ -26,8 +26,19 @@ struct RedisAdapterOptions {
   /// server; Node's 5 s.
   std::chrono::milliseconds request_timeout{5000};
   /// Answer requests on the requester's own response channel instead of the shared one; off as in
-  /// Node 8.x (both sides listen on both).
+  /// Node 8.x (both sides listen on both). Classic mode only.
   bool publish_on_specific_response_channel = false;
+  /// Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7), as Node's createShardedAdapter: scales with a
+  /// Redis Cluster because each channel lives on one shard. Off: classic pub/sub, Node's default.
+  bool sharded = false;
+  /// Which channels the sharded adapter subscribes to.
+  enum class SubscriptionMode {
+    static_,          ///< two channels per namespace (suits many dynamic namespaces)
+    dynamic,          ///< plus one per public room: servers hear only rooms they have members in
+    dynamic_private,  ///< plus one per socket's own room too (much 1:1 traffic)
+  };
+  /// Node's default, "dynamic".
+  SubscriptionMode subscription_mode = SubscriptionMode::dynamic;
   /// Where connection losses, lost publishes and malformed messages are reported.
   Logger logger;
 };
@@ -43,6 +54,7 @@ struct RedisAdapterStats {
 
 namespace detail {
 class RedisShared;
+class ShardedShared;
 }
 
 /// Makes RedisAdapters for a Server. Owns two Redis connections (publish, subscribe) shared by all
@@ -70,6 +82,7 @@ class RedisAdapterFactory {
 
  private:
   std::shared_ptr<detail::RedisShared> shared_;
+  std::shared_ptr<detail::ShardedShared> sharded_;
 };
 
 }  // namespace courier

@@ -12,7 +12,9 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::vector<RoomName>& r
   auto& mine = sids_[id];
   for (const auto& room : rooms) {
     mine.insert(room);
-    rooms_[room].insert(id);
+    auto [it, created] = rooms_.try_emplace(room);
+    it->second.insert(id);
+    if (created) room_created(room);
   }
 }
 
@@ -22,19 +24,27 @@ void InMemoryAdapter::del(const SocketId& id, const RoomName& room) {
   auto r = rooms_.find(room);
   if (r == rooms_.end()) return;
   r->second.erase(id);
-  if (r->second.empty()) rooms_.erase(r);
+  if (r->second.empty()) {
+    rooms_.erase(r);
+    room_deleted(room);
+  }
 }
 
 void InMemoryAdapter::del_all(const SocketId& id) {
   auto s = sids_.find(id);
   if (s == sids_.end()) return;
+  std::vector<RoomName> deleted;
   for (const auto& room : s->second) {
     auto r = rooms_.find(room);
     if (r == rooms_.end()) continue;
     r->second.erase(id);
-    if (r->second.empty()) rooms_.erase(r);
+    if (r->second.empty()) {
+      rooms_.erase(r);
+      deleted.push_back(room);
+    }
   }
   sids_.erase(s);
+  for (const auto& room : deleted) room_deleted(room);
 }
 
 std::vector<RoomName> InMemoryAdapter::socket_rooms(const SocketId& id) const {

@@ -449,14 +449,16 @@ void NamespaceImpl::deliver(const OutPacket& packet, const std::vector<SocketId>
   SioPacket p;
   p.type = static_cast<SioType>(packet.type);
   p.nsp = name_;
-  p.id = packet.id;
+  // Acks are routed by an id this server hands out: a packet from another server carries none
+  // (Node's adapter) or one from that server's own sequence, which could clash with ours.
+  p.id = ack ? std::optional<std::uint64_t>(next_ack_id()) : packet.id;
   p.data = Value(packet.data);
   p.has_data = true;
   const EncodedPacket encoded = encode(p);  // once, shared by every recipient
   for (const auto& id : ids) {
     auto it = sockets_.find(id);
     if (it == sockets_.end() || !it->second->connected()) continue;
-    if (ack && packet.id) it->second->expect_ack(*packet.id, ack);
+    if (ack) it->second->expect_ack(*p.id, ack);
     it->second->client()->write(encoded, volatile_);
   }
 }

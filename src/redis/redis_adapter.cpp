@@ -19,58 +19,11 @@
 
 #include "redis/msgpack_value.hpp"
 #include "redis/redis_connection.hpp"
+#include "redis/sharded_shared.hpp"
 #include "redis/wire.hpp"
 
 namespace courier::detail {
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
-// The socket shape of a REMOTE_FETCH response: {id, handshake, rooms, data} with socket.io's handshake.
-Value socket_value(const SocketInfo& s) {
-  Value headers = Value::object();
-  for (const auto& [k, v] : s.request.headers) headers.set(lower(k), v);
-  Value query = Value::object();
-  std::string url = s.request.path;
-  for (std::size_t i = 0; i < s.request.query.size(); ++i) {
-    query.set(s.request.query[i].first, s.request.query[i].second);
-    url += i == 0 ? '?' : '&';
-    url += s.request.query[i].first + "=" + s.request.query[i].second;
-  }
-  const auto issued = std::chrono::duration_cast<std::chrono::milliseconds>(s.request.time.time_since_epoch()).count();
-  Value handshake = Value::object({{"headers", headers},
-                                   {"time", std::to_string(issued)},
-                                   {"address", s.request.remote_address},
-                                   {"xdomain", !s.request.header("origin").empty()},
-                                   {"secure", false},
-                                   {"issued", static_cast<long long>(issued)},
-                                   {"url", url},
-                                   {"query", query},
-                                   {"auth", s.auth.is_null() ? Value::object() : s.auth}});
-  return Value::object({{"id", s.id}, {"handshake", handshake}, {"rooms", strings(s.rooms)}, {"data", s.data}});
-}
-
-SocketInfo socket_from(const Value& v) {
-  SocketInfo s;
-  s.id = v["id"].as_string();
-  s.rooms = to_strings(v["rooms"]);
-  s.data = v["data"];
-  const Value& h = v["handshake"];
-  s.auth = h["auth"];
-  s.request.remote_address = h["address"].as_string();
-  for (const auto& m : h["headers"].as_object())
-    s.request.headers.emplace_back(m.key, m.value.is_string() ? m.value.as_string() : m.value.to_json());
-  for (const auto& m : h["query"].as_object())
-    s.request.query.emplace_back(m.key, m.value.is_string() ? m.value.as_string() : m.value.to_json());
-  const std::string& url = h["url"].as_string();
-  s.request.path = url.substr(0, url.find('?'));
-  s.request.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(h["issued"].as_int()));
-  return s;
-}
 
 bool decode_message(std::string_view msg, Value& out) {
   if (!msg.empty() && msg.front() == '{') return Value::parse_json(msg, out);
@@ -567,26 +520,44 @@ RedisAdapterFactory::RedisAdapterFactory(asio::io_context& io, RedisAdapterOptio
   if (!detail::RedisUrl::parse(options.url, url)) {
     throw std::invalid_argument("courier: malformed Redis URL: " + options.url);
   }
-  shared_ = std::make_shared<detail::RedisShared>(io, std::move(options), url);
-  shared_->start();
+  if (options.sharded) {
+    sharded_ = std::make_shared<detail::ShardedShared>(io, std::move(options), url);
+    sharded_->start();
+  } else {
+    shared_ = std::make_shared<detail::RedisShared>(io, std::move(options), url);
+    shared_->start();
+  }
 }
 
 RedisAdapterFactory::~RedisAdapterFactory() = default;
 
 AdapterFactory RedisAdapterFactory::factory() const {
+  if (sharded_) {
+    return [sharded = sharded_](AdapterHost& host) -> std::unique_ptr<Adapter> {
+      return detail::make_sharded_adapter(host, sharded);
+    };
+  }
   return [shared = shared_](AdapterHost& host) -> std::unique_ptr<Adapter> {
     return std::make_unique<detail::RedisAdapter>(host, shared);
   };
 }
 
 RedisAdapterStats RedisAdapterFactory::stats() const {
+  if (sharded_) {
+    RedisAdapterStats s = sharded_->stats();
+    s.reconnects = sharded_->client().reconnects();
+    return s;
+  }
   RedisAdapterStats s = shared_->stats();
   s.reconnects = shared_->pub().reconnects() + shared_->sub().reconnects();
   return s;
 }
 
-bool RedisAdapterFactory::connected() const { return shared_->connected(); }
+bool RedisAdapterFactory::connected() const { return sharded_ ? sharded_->client().ready() : shared_->connected(); }
 
-void RedisAdapterFactory::close() { shared_->close(); }
+void RedisAdapterFactory::close() {
+  if (sharded_) sharded_->close();
+  if (shared_) shared_->close();
+}
 
 }  // namespace courier

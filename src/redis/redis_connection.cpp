@@ -161,6 +161,7 @@ void RedisConnection::connect() {
 void RedisConnection::on_connected() {
   std::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  subscribed_ = false;  // a new connection: subscriptions are sent again after the handshake
   if (reader_) redisReaderFree(reader_);
   reader_ = redisReaderCreate();
   out_.clear();
@@ -255,6 +256,7 @@ void RedisConnection::subscribe(const std::string& cmd, const std::vector<std::s
 }
 
 void RedisConnection::unsubscribe(const std::string& cmd, const std::vector<std::string>& channels) {
+  if (channels.empty()) return;  // a bare UNSUBSCRIBE would mean "all of them"
   auto& set = subscriptions_[cmd];
   for (const auto& c : channels) set.erase(c);
   if (state_ != State::ready) return;
@@ -282,6 +284,7 @@ void RedisConnection::write_raw(std::vector<std::string> args, Callback cb, bool
   redisFreeCommand(cmd);
   // Subscription commands on a subscriber connection answer with pushes, not replies.
   const bool pushes = !args.empty() && (args[0].find("SUBSCRIBE") != std::string::npos);
+  if (pushes) subscribed_ = true;
   if (!pushes) pending_.push_back(std::move(cb));
   (void)internal;
   flush();
@@ -334,8 +337,9 @@ void RedisConnection::read() {
 }
 
 void RedisConnection::dispatch(RedisReply reply) {
-  // Pub/sub pushes: arrays whose first element names the kind.
-  if (reply.type == RedisReply::Type::array && !reply.elements.empty() &&
+  // Pub/sub pushes: arrays whose first element names the kind, only on a connection that
+  // subscribed (elsewhere such an array is an ordinary reply, e.g. LRANGE of a list).
+  if (subscribed_ && reply.type == RedisReply::Type::array && !reply.elements.empty() &&
       reply.elements[0].type == RedisReply::Type::string) {
     const std::string& kind = reply.elements[0].str;
     if (kind == "message" || kind == "pmessage" || kind == "smessage") {

@@ -100,6 +100,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   PushHandler on_push_;
   std::function<void()> on_ready_;
   std::map<std::string, std::set<std::string>> subscriptions_;  // command -> channels
+  bool subscribed_ = false;  // a subscription was sent: Redis now pushes messages on this connection
 };
 
 }  // namespace courier::detail

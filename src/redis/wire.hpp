@@ -87,4 +87,52 @@ inline OutPacket packet_from(const Value& v) {
   return p;
 }
 
+inline std::string lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+// The socket shape of a REMOTE_FETCH response: {id, handshake, rooms, data} with socket.io's handshake.
+inline Value socket_value(const SocketInfo& s) {
+  Value headers = Value::object();
+  for (const auto& [k, v] : s.request.headers) headers.set(lower(k), v);
+  Value query = Value::object();
+  std::string url = s.request.path;
+  for (std::size_t i = 0; i < s.request.query.size(); ++i) {
+    query.set(s.request.query[i].first, s.request.query[i].second);
+    url += i == 0 ? '?' : '&';
+    url += s.request.query[i].first + "=" + s.request.query[i].second;
+  }
+  const auto issued = std::chrono::duration_cast<std::chrono::milliseconds>(s.request.time.time_since_epoch()).count();
+  Value handshake = Value::object({{"headers", headers},
+                                   {"time", std::to_string(issued)},
+                                   {"address", s.request.remote_address},
+                                   {"xdomain", !s.request.header("origin").empty()},
+                                   {"secure", false},
+                                   {"issued", static_cast<long long>(issued)},
+                                   {"url", url},
+                                   {"query", query},
+                                   {"auth", s.auth.is_null() ? Value::object() : s.auth}});
+  return Value::object({{"id", s.id}, {"handshake", handshake}, {"rooms", strings(s.rooms)}, {"data", s.data}});
+}
+
+inline SocketInfo socket_from(const Value& v) {
+  SocketInfo s;
+  s.id = v["id"].as_string();
+  s.rooms = to_strings(v["rooms"]);
+  s.data = v["data"];
+  const Value& h = v["handshake"];
+  s.auth = h["auth"];
+  s.request.remote_address = h["address"].as_string();
+  for (const auto& m : h["headers"].as_object())
+    s.request.headers.emplace_back(m.key, m.value.is_string() ? m.value.as_string() : m.value.to_json());
+  for (const auto& m : h["query"].as_object())
+    s.request.query.emplace_back(m.key, m.value.is_string() ? m.value.as_string() : m.value.to_json());
+  const std::string& url = h["url"].as_string();
+  s.request.path = url.substr(0, url.find('?'));
+  s.request.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(h["issued"].as_int()));
+  return s;
+}
+
 }  // namespace courier::detail

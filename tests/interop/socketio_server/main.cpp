@@ -184,7 +184,7 @@ int main() {
   });
   // Other servers' server-side emits: tell the clients here, and answer with this server's name.
   main_nsp.on_server_side_emit("hello-servers", [main_nsp, server_name](Args& args, Ack ack) {
-    main_nsp.emit("server-side", args.empty() ? Value() : args[0]);
+    main_nsp.local().emit("server-side", args.empty() ? Value() : args[0]);
     if (ack) ack(server_name);
   });
 

@@ -9,6 +9,12 @@
 // Listens on 127.0.0.1:$PORT, path /socket.io/, pingInterval 300 ms,
 // pingTimeout 200 ms, connectTimeout 1000 ms, maxHttpBufferSize 1e6, both
 // transports, upgrades on, CORS origin "*". Exits on SIGTERM.
+//
+// With env REDIS_URL (e.g. redis://127.0.0.1:6379) the server joins a cluster
+// through @socket.io/redis-adapter 8.3 (classic pub/sub, `redis` 4.x client);
+// SERVER_NAME (default "node") is what it answers to "hello-servers".
+//
+//   REDIS_URL=redis://127.0.0.1:6379 SERVER_NAME=n1 PORT=3000 node reference/socketio_server.js
 
 const http = require("node:http");
 const { Server } = require("socket.io");
@@ -19,6 +25,10 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   process.exit(2);
 }
 const debug = Boolean(process.env.COURIER_REFERENCE_DEBUG);
+const serverName = process.env.SERVER_NAME || "node";
+const redisUrl = process.env.REDIS_URL || "";
+/** Cluster requests (fetchSockets, serverSideEmit with ack, ...) wait this long; as courier's test server. */
+const REQUESTS_TIMEOUT_MS = 2000;
 
 const httpServer = http.createServer((req, res) => {
   res.writeHead(404, { "Content-Type": "text/plain" });
@@ -35,6 +45,38 @@ const io = new Server(httpServer, {
   allowUpgrades: true,
   cors: { origin: "*" },
 });
+
+/** The Redis clients when REDIS_URL is set (closed on shutdown). */
+const redisClients = [];
+
+async function useRedisAdapter() {
+  const { createClient } = require("redis");
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const pub = createClient({ url: redisUrl });
+  const sub = pub.duplicate();
+  for (const [name, client] of [
+    ["publisher", pub],
+    ["subscriber", sub],
+  ]) {
+    // Without an "error" listener a lost connection would crash the process; node-redis
+    // reconnects by itself (50 ms more per attempt, at most 500 ms).
+    client.on("error", (err) => {
+      if (debug || !stopping) console.error(`socketio_server: redis ${name}: ${err.message}`);
+    });
+    redisClients.push(client);
+  }
+  // @socket.io/redis-adapter 8.3 fires PUBLISH without handling its promise: when Redis goes away
+  // while a publish is being written (EPIPE), the rejection is unhandled and Node 20 would exit.
+  // Log it instead: a lost publish is the documented outcome (packets are lost while Redis is away).
+  process.on("unhandledRejection", (err) => {
+    console.error(`socketio_server: unhandled rejection (Redis away?): ${err && err.message}`);
+  });
+  await Promise.all([pub.connect(), sub.connect()]);
+  // Cluster requests time out as in courier's test server (the contract's 2 s). socket.io 4.8 has
+  // no per-call timeout for serverSideEmit (io.timeout() returns a BroadcastOperator, which has no
+  // serverSideEmit), so the adapter's requestsTimeout is how "timeout 2000" is expressed.
+  io.adapter(createAdapter(pub, sub, { requestsTimeout: REQUESTS_TIMEOUT_MS }));
+}
 
 /** Disconnect reasons of the sockets of "/", oldest first. */
 const reasons = [];
@@ -142,7 +184,15 @@ io.on("connection", (socket) => {
   });
 
   socket.on("fetch", async (room, ack) => {
-    const sockets = await io.in(room).fetchSockets();
+    let sockets;
+    try {
+      sockets = await io.in(room).fetchSockets();
+    } catch (err) {
+      // The Redis adapter rejects when some server did not answer in time (no ack then, as the
+      // contract has no error shape for fetch).
+      console.error(`socketio_server: fetchSockets(${JSON.stringify(room)}) failed: ${err.message}`);
+      return;
+    }
     maybeAck(ack, sockets.map((s) => s.id).sort());
   });
 
@@ -171,6 +221,30 @@ io.on("connection", (socket) => {
   socket.on("count", (ack) => {
     maybeAck(ack, io.of("/").sockets.size);
   });
+
+  socket.on("server-side-emit", (payload, ack) => {
+    if (redisUrl) io.serverSideEmit("hello-servers", payload);
+    // A single server has no other server to tell (the in-memory adapter throws on serverSideEmit).
+    maybeAck(ack, true);
+  });
+
+  socket.on("server-side-emit-ack", (payload, ack) => {
+    if (!redisUrl) {
+      maybeAck(ack, { responses: [] });
+      return;
+    }
+    io.serverSideEmit("hello-servers", payload, (err, responses) => {
+      const out = { responses: sortByJson(responses || []) };
+      if (err) out.error = err.message;
+      maybeAck(ack, out);
+    });
+  });
+});
+
+// Server-side emits of the other servers of the cluster.
+io.on("hello-servers", (payload, ack) => {
+  io.local.emit("server-side", payload);
+  maybeAck(ack, serverName);
 });
 
 // ---------------------------------------------------------------- namespace "/custom"
@@ -201,16 +275,30 @@ io.of(/^\/dyn-\w+$/).on("connection", (socket) => {
   onEcho(socket);
 });
 
-httpServer.listen(port, "127.0.0.1", () => {
-  console.error(`socketio_server: listening on 127.0.0.1:${port}`);
-});
-
 let stopping = false;
+
+(async () => {
+  if (redisUrl) {
+    try {
+      await useRedisAdapter();
+    } catch (err) {
+      console.error(`socketio_server: cannot use Redis at ${redisUrl}: ${err.message}`);
+      process.exit(1);
+    }
+  }
+  // Listen only once Redis is connected. The adapter subscribes asynchronously after that: a test
+  // that needs the whole cluster waits for PUBSUB NUMSUB of "socket.io-request#/#" (as for courier).
+  httpServer.listen(port, "127.0.0.1", () => {
+    console.error(`socketio_server: listening on 127.0.0.1:${port}${redisUrl ? ` (cluster via ${redisUrl}, name ${serverName})` : ""}`);
+  });
+})();
+
 function stop(signal) {
   if (stopping) return;
   stopping = true;
   console.error(`socketio_server: ${signal}, shutting down`);
   io.close();
+  for (const client of redisClients) client.disconnect().catch(() => {});
   httpServer.close(() => process.exit(0));
   if (typeof httpServer.closeAllConnections === "function") httpServer.closeAllConnections();
   setTimeout(() => process.exit(0), 1000).unref();

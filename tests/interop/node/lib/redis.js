@@ -1,0 +1,616 @@
+"use strict";
+// Helpers for the Redis cluster interop tests (redis_*.test.js).
+//
+//   RedisServer      a real `redis-server` on a free loopback port: start, wait for PING,
+//                    kill (SIGKILL), stop (SIGTERM, SIGKILL after 5 s), restart on the same port.
+//   redisCommand     one command over a raw RESP connection (no client library needed).
+//   RedisMonitor     records what Redis carries (MONITOR), printed when a test fails.
+//   ClusterServer    one Socket.IO test server (CONTRACT.md) in the cluster: courier's
+//                    socketio_test_server or the Node reference, with REDIS_URL and SERVER_NAME.
+//
+// Which redis-server: env REDIS_SERVER (path), else the first of PATH and /usr/bin, /usr/local/bin.
+// Which server is "courier":
+//   COURIER_SERVER_CMD            a full shell command line (wins if set), run from tests/interop/node,
+//                                 e.g. "node reference/socketio_server.js" for an all-Node cluster
+//   COURIER_SOCKETIO_TEST_SERVER  path of the socketio_test_server binary
+// The Node reference is always `node reference/socketio_server.js`.
+//
+// Every process started here is stopped by its PID (and SIGKILLed if this process exits first).
+
+const fs = require("node:fs");
+const net = require("node:net");
+const path = require("node:path");
+const { spawn } = require("node:child_process");
+const { freePort, sleep, NODE_DIR } = require("./harness");
+
+const READY_TIMEOUT_MS = 10_000;
+const KILL_AFTER_MS = 5_000;
+const MAX_CAPTURE = 1 << 20;
+
+function indent(text) {
+  return text
+    .split("\n")
+    .map((l) => `    | ${l}`)
+    .join("\n");
+}
+
+// ----------------------------------------------------------------------------
+// processes
+
+/** Every child started here and still running, killed if this process ends first. */
+const live = new Set();
+
+/** redis-server working directories still to remove. */
+const tempDirs = new Set();
+
+function killLive() {
+  for (const child of live) {
+    try {
+      process.kill(child.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
+  live.clear();
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+process.once("exit", killLive);
+// Ended by a signal (the test runner or CTest gives up, a closed pipe): no "exit" event then.
+for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
+  process.once(sig, () => {
+    killLive();
+    process.kill(process.pid, sig); // the default action, now that this listener is gone
+  });
+}
+
+/** A child process with captured output, stopped by PID. */
+class ManagedProcess {
+  constructor(label, file, args, env) {
+    this.label = label;
+    this.file = file;
+    this.args = args;
+    this.env = env;
+    this.child = null;
+    this.output = "";
+    this.dropped = 0;
+    this.exit = null;
+    this.exited = null;
+    this.expectExit = false; // set before a deliberate stop/kill
+  }
+
+  get pid() {
+    return this.child ? this.child.pid : undefined;
+  }
+
+  get alive() {
+    return this.child !== null && this.exit === null;
+  }
+
+  get outputMark() {
+    return this.dropped + this.output.length;
+  }
+
+  outputSince(mark) {
+    return this.output.slice(Math.max(0, mark - this.dropped));
+  }
+
+  _capture(chunk) {
+    this.output += chunk.toString("utf8");
+    if (this.output.length > MAX_CAPTURE) {
+      const cut = this.output.length - MAX_CAPTURE;
+      this.output = this.output.slice(cut);
+      this.dropped += cut;
+    }
+  }
+
+  spawn() {
+    this.exit = null;
+    this.expectExit = false;
+    this.child = spawn(this.file, this.args, {
+      cwd: NODE_DIR,
+      env: { ...process.env, ...this.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const child = this.child;
+    child.stdout.on("data", (c) => this._capture(c));
+    child.stderr.on("data", (c) => this._capture(c));
+    this.exited = new Promise((resolve) => {
+      child.once("error", (err) => {
+        this._capture(`[spawn error] ${err.message}\n`);
+        if (this.child === child && !this.exit) this.exit = { code: null, signal: null, error: err };
+        resolve(this.exit);
+      });
+      child.once("exit", (code, signal) => {
+        if (this.child === child) this.exit = { code, signal };
+        if (!this.expectExit) {
+          process.stderr.write(
+            `\n[redis-lib] ${this.label} (pid ${child.pid}) exited unexpectedly (code=${code}, signal=${signal}). Output:\n` +
+              indent(this.output.slice(-4000) || "(no output)") +
+              "\n"
+          );
+        }
+        resolve({ code, signal });
+      });
+    });
+    if (child.pid !== undefined) {
+      live.add(child);
+      child.once("exit", () => live.delete(child));
+    }
+    return this;
+  }
+
+  /** Sends `signal` to the process (by PID) if it is still running. */
+  signal(signal) {
+    if (!this.alive || this.pid === undefined) return false;
+    try {
+      process.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** SIGKILL, and waits until the process is gone. */
+  async kill() {
+    if (!this.alive) return this.exit;
+    this.expectExit = true;
+    this.signal("SIGKILL");
+    return this.exited;
+  }
+
+  /** SIGTERM, SIGKILL after 5 s; waits until the process is gone. */
+  async stop() {
+    if (!this.alive) return this.exit;
+    this.expectExit = true;
+    this.signal("SIGCONT"); // in case a test left it stopped
+    this.signal("SIGTERM");
+    const timer = setTimeout(() => {
+      if (this.alive) {
+        process.stderr.write(`[redis-lib] ${this.label} (pid ${this.pid}) ignored SIGTERM for ${KILL_AFTER_MS} ms; sending SIGKILL\n`);
+        this.signal("SIGKILL");
+      }
+    }, KILL_AFTER_MS);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return exit;
+  }
+}
+
+function tryConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    const done = (ok) => {
+      sock.removeAllListeners();
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.once("connect", () => done(true));
+    sock.once("error", () => done(false));
+    sock.setTimeout(1000, () => done(false));
+  });
+}
+
+// ----------------------------------------------------------------------------
+// RESP
+
+function encodeCommand(args) {
+  const parts = [`*${args.length}\r\n`];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a), "utf8");
+    parts.push(`$${b.length}\r\n`, b, "\r\n");
+  }
+  return Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p, "utf8"))));
+}
+
+/** Parses one RESP2 reply at `offset`; returns { value, end } or null when incomplete. */
+function parseReply(buf, offset = 0) {
+  if (offset >= buf.length) return null;
+  const eol = buf.indexOf("\r\n", offset);
+  if (eol < 0) return null;
+  const type = String.fromCharCode(buf[offset]);
+  const line = buf.toString("utf8", offset + 1, eol);
+  const next = eol + 2;
+  switch (type) {
+    case "+":
+      return { value: line, end: next };
+    case "-":
+      return { value: new Error(line), end: next };
+    case ":":
+      return { value: Number(line), end: next };
+    case "$": {
+      const n = Number(line);
+      if (n < 0) return { value: null, end: next };
+      if (buf.length < next + n + 2) return null;
+      return { value: buf.subarray(next, next + n), end: next + n + 2 };
+    }
+    case "*": {
+      const n = Number(line);
+      if (n < 0) return { value: null, end: next };
+      const out = [];
+      let pos = next;
+      for (let i = 0; i < n; i++) {
+        const r = parseReply(buf, pos);
+        if (!r) return null;
+        out.push(r.value);
+        pos = r.end;
+      }
+      return { value: out, end: pos };
+    }
+    default:
+      throw new Error(`unexpected RESP type byte 0x${buf[offset].toString(16)}`);
+  }
+}
+
+/**
+ * Sends one command to 127.0.0.1:`port` over a fresh connection and resolves with the reply
+ * (bulk strings as Buffers, errors as Error values); rejects on connection errors or timeout.
+ */
+function redisCommand(port, args, timeoutMs = 1000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const finish = (err, value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.removeAllListeners();
+      sock.on("error", () => {});
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const timer = setTimeout(() => finish(new Error(`redis ${args[0]} on port ${port}: no reply within ${timeoutMs} ms`)), timeoutMs);
+    sock.once("connect", () => sock.write(encodeCommand(args)));
+    sock.on("data", (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      try {
+        const r = parseReply(buf);
+        if (r) finish(null, r.value);
+      } catch (err) {
+        finish(err);
+      }
+    });
+    sock.once("error", (err) => finish(err));
+    sock.once("close", () => finish(new Error(`redis ${args[0]} on port ${port}: connection closed before a reply`)));
+  });
+}
+
+/** Raw `*1\r\n$4\r\nPING\r\n`: true when Redis answers +PONG. */
+function ping(port, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: "127.0.0.1", port });
+    let text = "";
+    let done = false;
+    const finish = (ok) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.removeAllListeners();
+      sock.on("error", () => {});
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    sock.once("connect", () => sock.write("*1\r\n$4\r\nPING\r\n"));
+    sock.on("data", (c) => {
+      text += c.toString("latin1");
+      if (text.includes("\r\n")) finish(text.startsWith("+PONG\r\n"));
+    });
+    sock.once("error", () => finish(false));
+    sock.once("close", () => finish(false));
+  });
+}
+
+// ----------------------------------------------------------------------------
+// redis-server
+
+function findRedisServer() {
+  const env = process.env.REDIS_SERVER;
+  if (env && env.trim() !== "") {
+    if (!fs.existsSync(env)) throw new Error(`courier interop: REDIS_SERVER=${env} does not exist`);
+    return path.resolve(env);
+  }
+  const dirs = (process.env.PATH || "").split(path.delimiter).concat(["/usr/bin", "/usr/local/bin", "/usr/sbin"]);
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = path.join(d, "redis-server");
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  throw new Error(
+    "courier interop: redis-server not found (set REDIS_SERVER to its path, or install it: apt-get install redis-server)"
+  );
+}
+
+/** A throwaway redis-server on 127.0.0.1 (no persistence). */
+class RedisServer {
+  constructor({ binary } = {}) {
+    this.binary = binary || findRedisServer();
+    this.port = 0;
+    this.proc = null;
+    this.dir = null;
+  }
+
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get alive() {
+    return this.proc !== null && this.proc.alive;
+  }
+
+  /** Starts on `port` (a free one by default) and waits until PING answers PONG. */
+  async start(port) {
+    this.port = port || this.port || (await freePort());
+    if (!this.dir) {
+      this.dir = fs.mkdtempSync(path.join(require("node:os").tmpdir(), "courier-redis-"));
+      tempDirs.add(this.dir);
+    }
+    const args = [
+      "--port", String(this.port),
+      "--bind", "127.0.0.1",
+      "--save", "",
+      "--appendonly", "no",
+      "--dir", this.dir,
+      "--protected-mode", "no",
+      "--daemonize", "no",
+      "--loglevel", "notice",
+    ];
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      this.proc = new ManagedProcess(`redis-server :${this.port}`, this.binary, args, {}).spawn();
+      while (Date.now() < deadline && this.proc.alive) {
+        if (await ping(this.port)) return this;
+        await sleep(20);
+      }
+      if (this.proc.alive) {
+        await this.proc.stop();
+        throw new Error(`redis-server on port ${this.port} did not answer PING within ${READY_TIMEOUT_MS} ms. Output:\n${indent(this.proc.output)}`);
+      }
+      await this.proc.exited;
+      // A restart may race the kernel releasing the port: retry until the deadline.
+      if (Date.now() >= deadline || !/Address already in use/i.test(this.proc.output)) {
+        throw new Error(`redis-server on port ${this.port} exited at start (${JSON.stringify(this.proc.exit)}). Output:\n${indent(this.proc.output)}`);
+      }
+      this.proc.expectExit = true;
+      await sleep(100);
+    }
+  }
+
+  /** SIGKILL (no goodbye to the clients), waits until it is gone. */
+  async kill() {
+    if (this.proc) await this.proc.kill();
+  }
+
+  /** SIGTERM, SIGKILL after 5 s. */
+  async stop() {
+    if (this.proc) await this.proc.stop();
+    if (this.dir) {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+      tempDirs.delete(this.dir);
+      this.dir = null;
+    }
+  }
+
+  /** Starts again on the same port (after kill or stop). */
+  async restart() {
+    if (this.alive) await this.proc.stop();
+    return this.start(this.port);
+  }
+
+  command(args, timeoutMs) {
+    return redisCommand(this.port, args, timeoutMs);
+  }
+
+  /** Number of subscribers of `channel` (PUBSUB NUMSUB). */
+  async numsub(channel) {
+    const r = await this.command(["PUBSUB", "NUMSUB", channel]);
+    return Number(r[1]);
+  }
+
+  /** Waits until `channel` has exactly `n` subscribers. */
+  async waitForNumsub(channel, n, timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    let last;
+    for (;;) {
+      try {
+        last = await this.numsub(channel);
+        if (last === n) return;
+      } catch (err) {
+        last = err.message;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${n} subscriber(s) of ${channel}; last: ${last}`);
+      }
+      await sleep(25);
+    }
+  }
+
+  get output() {
+    return this.proc ? this.proc.output : "";
+  }
+}
+
+/** Records the commands Redis executes (MONITOR), for failure reports. */
+class RedisMonitor {
+  constructor(port, maxLines = 5000) {
+    this.port = port;
+    this.maxLines = maxLines;
+    this.lines = [];
+    this.total = 0;
+    this.sock = null;
+    this.pending = "";
+  }
+
+  start() {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect({ host: "127.0.0.1", port: this.port });
+      this.sock = sock;
+      let ok = false;
+      sock.once("connect", () => sock.write("*1\r\n$7\r\nMONITOR\r\n"));
+      sock.on("data", (c) => {
+        this.pending += c.toString("latin1");
+        let i;
+        while ((i = this.pending.indexOf("\r\n")) >= 0) {
+          const line = this.pending.slice(0, i);
+          this.pending = this.pending.slice(i + 2);
+          if (!ok) {
+            ok = true;
+            if (line === "+OK") {
+              resolve(this);
+              continue;
+            }
+            reject(new Error(`MONITOR: ${line}`));
+            return;
+          }
+          this.lines.push(line.startsWith("+") ? line.slice(1) : line);
+          this.total++;
+          if (this.lines.length > this.maxLines) this.lines.splice(0, this.lines.length - this.maxLines);
+        }
+      });
+      sock.on("error", (err) => {
+        if (!ok) reject(err);
+      });
+      sock.on("close", () => {
+        if (!ok) reject(new Error("MONITOR connection closed"));
+      });
+    });
+  }
+
+  get mark() {
+    return this.total;
+  }
+
+  /** Lines recorded since `mark` (at most the last `max`). */
+  since(mark, max = 200) {
+    const n = Math.min(this.total - mark, this.lines.length);
+    const out = n > 0 ? this.lines.slice(this.lines.length - n) : [];
+    return out.length > max ? [`... ${out.length - max} earlier lines omitted`, ...out.slice(-max)] : out;
+  }
+
+  stop() {
+    if (this.sock) {
+      this.sock.removeAllListeners();
+      this.sock.on("error", () => {});
+      this.sock.destroy();
+      this.sock = null;
+    }
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Socket.IO test servers in the cluster
+
+/** How to start the server of `kind` ("courier" or "node"). */
+function serverCommand(kind) {
+  if (kind === "node") {
+    return { file: process.execPath, args: [path.join(NODE_DIR, "reference", "socketio_server.js")], label: "node reference/socketio_server.js" };
+  }
+  const cmd = process.env.COURIER_SERVER_CMD;
+  if (cmd && cmd.trim() !== "") {
+    return { file: "/bin/sh", args: ["-c", `exec ${cmd}`], label: cmd };
+  }
+  const env = process.env.COURIER_SOCKETIO_TEST_SERVER;
+  if (env && env.trim() !== "") {
+    const bin = path.resolve(env); // servers run from tests/interop/node
+    if (!fs.existsSync(bin)) throw new Error(`courier interop: COURIER_SOCKETIO_TEST_SERVER=${env} does not exist`);
+    return { file: bin, args: [], label: bin };
+  }
+  throw new Error(
+    "courier interop: no courier server to test. Set COURIER_SOCKETIO_TEST_SERVER (path to the socketio_test_server " +
+      'binary) or COURIER_SERVER_CMD (a full command line, e.g. "node reference/socketio_server.js").'
+  );
+}
+
+/** True when the "courier" servers are courier's binary (not COURIER_SERVER_CMD). */
+function courierIsBinary() {
+  const cmd = process.env.COURIER_SERVER_CMD;
+  return !(cmd && cmd.trim() !== "");
+}
+
+/** One Socket.IO test server (CONTRACT.md) in the cluster. */
+class ClusterServer {
+  constructor({ kind, name, redisUrl, env = {} }) {
+    this.kind = kind;
+    this.name = name;
+    this.redisUrl = redisUrl;
+    this.extraEnv = env;
+    this.port = 0;
+    this.proc = null;
+  }
+
+  get httpUrl() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get alive() {
+    return this.proc !== null && this.proc.alive;
+  }
+
+  get label() {
+    return `${this.name} (${this.proc ? this.proc.label : this.kind}, port ${this.port})`;
+  }
+
+  /** Starts it and waits until its port accepts TCP (10 s max). */
+  async start() {
+    const { file, args, label } = serverCommand(this.kind);
+    this.port = await freePort();
+    const env = { PORT: String(this.port), REDIS_URL: this.redisUrl, SERVER_NAME: this.name, ...this.extraEnv };
+    this.proc = new ManagedProcess(`${this.name}: ${label}`, file, args, env).spawn();
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (!this.proc.alive) {
+        await this.proc.exited;
+        throw new Error(`server ${this.name} (${label}) exited before accepting connections (${JSON.stringify(this.proc.exit)}). Output:\n${indent(this.proc.output || "(no output)")}`);
+      }
+      if (await tryConnect(this.port)) return this;
+      await sleep(25);
+    }
+    await this.proc.stop();
+    throw new Error(`server ${this.name} (${label}) did not accept TCP on port ${this.port} within ${READY_TIMEOUT_MS} ms. Output:\n${indent(this.proc.output || "(no output)")}`);
+  }
+
+  kill() {
+    return this.proc ? this.proc.kill() : null;
+  }
+
+  stop() {
+    return this.proc ? this.proc.stop() : null;
+  }
+
+  /** SIGSTOP / SIGCONT: the process stays connected to Redis but does nothing. */
+  pause() {
+    return this.proc && this.proc.signal("SIGSTOP");
+  }
+
+  resume() {
+    return this.proc && this.proc.signal("SIGCONT");
+  }
+
+  get outputMark() {
+    return this.proc ? this.proc.outputMark : 0;
+  }
+
+  outputSince(mark) {
+    return this.proc ? this.proc.outputSince(mark) : "";
+  }
+}
+
+module.exports = {
+  RedisServer,
+  RedisMonitor,
+  ClusterServer,
+  ManagedProcess,
+  redisCommand,
+  ping,
+  findRedisServer,
+  courierIsBinary,
+  indent,
+};

@@ -1,0 +1,618 @@
+// courier::detail::RedisConnection against a real redis-server (started here on a free loopback
+// port, stopped by PID). Every wait is bounded.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include <courier/log.hpp>
+
+#include "redis/redis_connection.hpp"
+#include "redis_test_support.hpp"
+
+using courier::detail::RedisConnection;
+using courier::detail::RedisReply;
+using courier::detail::RedisUrl;
+using redis_test::RedisServer;
+using redis_test::run_for;
+using redis_test::run_until;
+using namespace std::chrono_literals;
+
+#define REQUIRE_REDIS_SERVER()                                                    \
+  do {                                                                            \
+    if (!redis_test::redis_available()) {                                         \
+      WARN("skipped: " << redis_test::kRedisServer << " is not installed");      \
+      return;                                                                     \
+    }                                                                             \
+  } while (0)
+
+namespace {
+
+courier::Logger quiet() {
+  courier::Logger l;
+  l.level = courier::LogLevel::off;
+  return l;
+}
+
+std::shared_ptr<RedisConnection> make_connection(asio::io_context& io, const std::string& url, const std::string& name,
+                                                 bool start = true) {
+  RedisUrl u;
+  REQUIRE(RedisUrl::parse(url, u));
+  auto c = std::make_shared<RedisConnection>(io, u, name, quiet());
+  if (start) c->start();
+  return c;
+}
+
+struct Result {
+  bool done = false;
+  std::error_code ec;
+  RedisReply reply;
+};
+
+// Sends one command and runs the loop until its reply (bounded).
+Result call(asio::io_context& io, RedisConnection& c, std::vector<std::string> args,
+            std::chrono::milliseconds timeout = 5000ms) {
+  auto r = std::make_shared<Result>();
+  c.command(std::move(args), [r](std::error_code ec, RedisReply reply) {
+    r->done = true;
+    r->ec = ec;
+    r->reply = std::move(reply);
+  });
+  run_until(io, [&] { return r->done; }, timeout);
+  return *r;
+}
+
+bool wait_ready(asio::io_context& io, std::initializer_list<RedisConnection*> cs, std::chrono::milliseconds timeout = 5000ms) {
+  return run_until(
+      io,
+      [&] {
+        for (auto* c : cs)
+          if (!c->ready()) return false;
+        return true;
+      },
+      timeout);
+}
+
+// PUBSUB NUMSUB <channel> through `c`, until it reports `n` subscribers (bounded).
+bool wait_numsub(asio::io_context& io, RedisConnection& c, const std::string& channel, long long n,
+                 std::chrono::milliseconds timeout = 3000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result r = call(io, c, {"PUBSUB", "NUMSUB", channel}, 1000ms);
+    if (r.done && !r.ec && r.reply.elements.size() == 2 && r.reply.elements[1].integer == n) return true;
+    run_for(io, 10ms);
+  }
+  return false;
+}
+
+bool wait_numpat(asio::io_context& io, RedisConnection& c, long long n, std::chrono::milliseconds timeout = 3000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result r = call(io, c, {"PUBSUB", "NUMPAT"}, 1000ms);
+    if (r.done && !r.ec && r.reply.type == RedisReply::Type::integer && r.reply.integer == n) return true;
+    run_for(io, 10ms);
+  }
+  return false;
+}
+
+std::vector<std::string> strings_of(const RedisReply& r) {
+  std::vector<std::string> out;
+  for (const auto& e : r.elements) out.push_back(e.str);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("RedisConnection: SET/GET/INCR round trips", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto c = make_connection(io, server.url(), "rt");
+  REQUIRE(wait_ready(io, {c.get()}));
+
+  Result r = call(io, *c, {"SET", "k", "v"});
+  REQUIRE(r.done);
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.type == RedisReply::Type::status);
+  CHECK(r.reply.str == "OK");
+
+  r = call(io, *c, {"GET", "k"});
+  REQUIRE(r.done);
+  CHECK(r.reply.type == RedisReply::Type::string);
+  CHECK(r.reply.str == "v");
+
+  r = call(io, *c, {"GET", "missing"});
+  REQUIRE(r.done);
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.type == RedisReply::Type::nil);
+
+  for (long long i = 1; i <= 3; ++i) {
+    r = call(io, *c, {"INCR", "n"});
+    REQUIRE(r.done);
+    CHECK(r.reply.type == RedisReply::Type::integer);
+    CHECK(r.reply.integer == i);
+  }
+
+  // An error reply is a reply (no error code), with Redis's message.
+  r = call(io, *c, {"INCR", "k"});
+  REQUIRE(r.done);
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.type == RedisReply::Type::error);
+  CHECK(r.reply.str.rfind("ERR", 0) == 0);
+
+  // Binary-safe arguments and replies.
+  const std::string bin("a\0b\r\n\xff\x00z", 8);
+  r = call(io, *c, {"SET", "bin", bin});
+  REQUIRE(r.done);
+  r = call(io, *c, {"GET", "bin"});
+  REQUIRE(r.done);
+  CHECK(r.reply.str == bin);
+
+  // Arrays.
+  r = call(io, *c, {"RPUSH", "list", "a", "b", "c"});
+  REQUIRE(r.done);
+  CHECK(r.reply.integer == 3);
+  r = call(io, *c, {"LRANGE", "list", "0", "-1"});
+  REQUIRE(r.done);
+  REQUIRE(r.reply.type == RedisReply::Type::array);
+  CHECK(strings_of(r.reply) == std::vector<std::string>{"a", "b", "c"});
+
+  // A 1 MB value: the reply spans many socket reads.
+  std::string big(1 << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 997) big[i] = static_cast<char>('a' + i % 26);
+  r = call(io, *c, {"SET", "big", big});
+  REQUIRE(r.done);
+  CHECK(r.reply.str == "OK");
+  r = call(io, *c, {"GET", "big"});
+  REQUIRE(r.done);
+  CHECK(r.reply.str.size() == big.size());
+  CHECK(r.reply.str == big);
+  c->close();
+}
+
+TEST_CASE("RedisConnection: 10,000 pipelined INCRs are all answered, in order", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto c = make_connection(io, server.url(), "pipeline");
+  REQUIRE(wait_ready(io, {c.get()}));
+
+  constexpr int kN = 10000;
+  std::vector<long long> got;
+  got.reserve(kN);
+  int errors = 0;
+  std::vector<int> order;
+  order.reserve(kN);
+  for (int i = 0; i < kN; ++i) {
+    c->command({"INCR", "counter"}, [&, i](std::error_code ec, RedisReply r) {
+      if (ec || r.type != RedisReply::Type::integer) ++errors;
+      got.push_back(r.integer);
+      order.push_back(i);
+    });
+  }
+  REQUIRE(run_until(io, [&] { return got.size() == static_cast<std::size_t>(kN); }, 10000ms));
+  CHECK(errors == 0);
+  bool in_order = true;
+  for (int i = 0; i < kN; ++i)
+    if (got[static_cast<std::size_t>(i)] != i + 1 || order[static_cast<std::size_t>(i)] != i) in_order = false;
+  CHECK(in_order);
+  Result r = call(io, *c, {"GET", "counter"});
+  CHECK(r.reply.str == std::to_string(kN));
+  c->close();
+}
+
+TEST_CASE("RedisConnection: PUBLISH reaches SUBSCRIBE'd and PSUBSCRIBE'd connections as pushes", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto pub = make_connection(io, server.url(), "pub");
+  auto sub = make_connection(io, server.url(), "sub", false);
+  auto psub = make_connection(io, server.url(), "psub", false);
+  std::vector<RedisReply> sub_pushes, psub_pushes;
+  sub->set_push_handler([&](const RedisReply& r) { sub_pushes.push_back(r); });
+  psub->set_push_handler([&](const RedisReply& r) { psub_pushes.push_back(r); });
+  // Subscribing before the connection is up: sent once it is.
+  sub->subscribe("SUBSCRIBE", {"news", "other"});
+  sub->start();
+  psub->start();
+  REQUIRE(wait_ready(io, {pub.get(), sub.get(), psub.get()}));
+  psub->subscribe("PSUBSCRIBE", {"ne*"});
+  REQUIRE(wait_numsub(io, *pub, "news", 1));
+  REQUIRE(wait_numpat(io, *pub, 1));
+
+  const std::string payload("hello\0world\r\n", 13);
+  Result r = call(io, *pub, {"PUBLISH", "news", payload});
+  REQUIRE(r.done);
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.integer == 2);  // two receivers
+  REQUIRE(run_until(io, [&] { return sub_pushes.size() == 1 && psub_pushes.size() == 1; }, 3000ms));
+
+  REQUIRE(sub_pushes[0].type == RedisReply::Type::array);
+  CHECK(strings_of(sub_pushes[0]) == std::vector<std::string>{"message", "news", payload});
+  REQUIRE(psub_pushes[0].type == RedisReply::Type::array);
+  CHECK(strings_of(psub_pushes[0]) == std::vector<std::string>{"pmessage", "ne*", "news", payload});
+
+  // A channel only the pattern matches, and one only the SUBSCRIBE names.
+  r = call(io, *pub, {"PUBLISH", "nevermind", "p-only"});
+  CHECK(r.reply.integer == 1);
+  r = call(io, *pub, {"PUBLISH", "other", "s-only"});
+  CHECK(r.reply.integer == 1);
+  REQUIRE(run_until(io, [&] { return sub_pushes.size() == 2 && psub_pushes.size() == 2; }, 3000ms));
+  CHECK(strings_of(sub_pushes[1]) == std::vector<std::string>{"message", "other", "s-only"});
+  CHECK(strings_of(psub_pushes[1]) == std::vector<std::string>{"pmessage", "ne*", "nevermind", "p-only"});
+
+  // Unsubscribe: the channel gets no more pushes on that connection.
+  sub->unsubscribe("SUBSCRIBE", {"news"});
+  REQUIRE(wait_numsub(io, *pub, "news", 0));
+  r = call(io, *pub, {"PUBLISH", "news", "late"});
+  CHECK(r.reply.integer == 1);  // the pattern only
+  REQUIRE(run_until(io, [&] { return psub_pushes.size() == 3; }, 3000ms));
+  run_for(io, 100ms);
+  CHECK(sub_pushes.size() == 2);
+
+  // Many pushes in a burst arrive complete and in order.
+  constexpr int kBurst = 500;
+  for (int i = 0; i < kBurst; ++i) pub->command({"PUBLISH", "other", std::to_string(i)});
+  REQUIRE(run_until(io, [&] { return sub_pushes.size() == 2 + kBurst; }, 5000ms));
+  bool ordered = true;
+  for (int i = 0; i < kBurst; ++i)
+    if (sub_pushes[static_cast<std::size_t>(2 + i)].elements.at(2).str != std::to_string(i)) ordered = false;
+  CHECK(ordered);
+  pub->close();
+  sub->close();
+  psub->close();
+}
+
+TEST_CASE("RedisConnection: commands fail at once while Redis is down (no buffering)", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  asio::io_context io;
+
+  SECTION("never connected") {
+    const std::uint16_t port = redis_test::free_port();  // nothing listens there
+    auto c = make_connection(io, "redis://127.0.0.1:" + std::to_string(port), "down");
+    run_for(io, 200ms);
+    CHECK_FALSE(c->ready());
+    bool called = false;
+    std::error_code got;
+    c->command({"PING"}, [&](std::error_code ec, RedisReply) {
+      called = true;
+      got = ec;
+    });
+    CHECK(called);  // synchronously, before any loop iteration
+    CHECK(got == std::make_error_code(std::errc::not_connected));
+    c->close();
+  }
+
+  SECTION("after Redis died: in-flight commands fail, new ones fail at once, none replayed later") {
+    RedisServer server;
+    REQUIRE(server.start());
+    auto c = make_connection(io, server.url(), "dies");
+    REQUIRE(wait_ready(io, {c.get()}));
+
+    // A command in flight when Redis dies gets an error, not silence.
+    Result blocked;
+    c->command({"BLPOP", "nothing", "30"}, [&](std::error_code ec, RedisReply r) {
+      blocked.done = true;
+      blocked.ec = ec;
+      blocked.reply = std::move(r);
+    });
+    run_for(io, 50ms);
+    CHECK_FALSE(blocked.done);
+    server.kill();
+    REQUIRE(run_until(io, [&] { return blocked.done; }, 2000ms));
+    CHECK(blocked.ec);
+    REQUIRE(run_until(io, [&] { return !c->ready(); }, 2000ms));
+
+    bool called = false;
+    std::error_code got;
+    c->command({"INCR", "x"}, [&](std::error_code ec, RedisReply) {
+      called = true;
+      got = ec;
+    });
+    CHECK(called);
+    CHECK(got == std::make_error_code(std::errc::not_connected));
+    // A command without callback while down is dropped quietly.
+    c->command({"INCR", "x"});
+
+    // Back on the same port (empty, no persistence): the failed INCRs were not replayed.
+    REQUIRE(server.start());
+    REQUIRE(wait_ready(io, {c.get()}, 3000ms));
+    Result r = call(io, *c, {"GET", "x"});
+    REQUIRE(r.done);
+    CHECK_FALSE(r.ec);
+    CHECK(r.reply.type == RedisReply::Type::nil);
+    c->close();
+  }
+}
+
+TEST_CASE("RedisConnection: reconnects on its own after a crash and restores subscriptions", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto pub = make_connection(io, server.url(), "pub");
+  auto sub = make_connection(io, server.url(), "sub", false);
+  std::vector<RedisReply> pushes;
+  int ready_calls = 0;
+  sub->set_push_handler([&](const RedisReply& r) { pushes.push_back(r); });
+  sub->set_ready_handler([&] { ++ready_calls; });
+  sub->subscribe("SUBSCRIBE", {"news"});
+  sub->subscribe("PSUBSCRIBE", {"ev*"});
+  sub->start();
+  REQUIRE(wait_ready(io, {pub.get(), sub.get()}));
+  CHECK(ready_calls == 1);
+  REQUIRE(wait_numsub(io, *pub, "news", 1));
+  REQUIRE(wait_numpat(io, *pub, 1));
+  Result r = call(io, *pub, {"PUBLISH", "news", "before"});
+  CHECK(r.reply.integer == 1);
+  REQUIRE(run_until(io, [&] { return pushes.size() == 1; }, 2000ms));
+
+  server.kill();
+  REQUIRE(run_until(io, [&] { return !sub->ready() && !pub->ready(); }, 2000ms));
+  // Stay down long enough for the backoff to reach its cap.
+  run_for(io, 2000ms);
+  CHECK_FALSE(sub->ready());
+
+  REQUIRE(server.start());
+  const auto up = std::chrono::steady_clock::now();
+  REQUIRE(wait_ready(io, {pub.get(), sub.get()}, 3000ms));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - up);
+  INFO("reconnected " << took.count() << " ms after Redis answered PING again");
+  CHECK(took < 1000ms);
+  CHECK(sub->reconnects() == 1);
+  CHECK(pub->reconnects() == 1);
+  CHECK(ready_calls == 2);
+
+  // The subscriptions came back by themselves: a publish after the restart is received.
+  REQUIRE(wait_numsub(io, *pub, "news", 1));
+  REQUIRE(wait_numpat(io, *pub, 1));
+  r = call(io, *pub, {"PUBLISH", "news", "after"});
+  CHECK(r.reply.integer == 1);
+  r = call(io, *pub, {"PUBLISH", "events", "pattern-after"});
+  CHECK(r.reply.integer == 1);
+  REQUIRE(run_until(io, [&] { return pushes.size() == 3; }, 2000ms));
+  CHECK(strings_of(pushes[1]) == std::vector<std::string>{"message", "news", "after"});
+  CHECK(strings_of(pushes[2]) == std::vector<std::string>{"pmessage", "ev*", "events", "pattern-after"});
+  pub->close();
+  sub->close();
+}
+
+TEST_CASE("RedisConnection: a connection closed by the server (CLIENT KILL) comes back at once, resubscribed",
+          "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto ctl = make_connection(io, server.url(), "ctl");
+  auto sub = make_connection(io, server.url(), "sub", false);
+  std::vector<RedisReply> pushes;
+  sub->set_push_handler([&](const RedisReply& r) { pushes.push_back(r); });
+  sub->subscribe("SUBSCRIBE", {"news"});
+  sub->start();
+  REQUIRE(wait_ready(io, {ctl.get(), sub.get()}));
+  REQUIRE(wait_numsub(io, *ctl, "news", 1));
+
+  Result r = call(io, *ctl, {"CLIENT", "KILL", "TYPE", "pubsub"});
+  REQUIRE(r.done);
+  CHECK(r.reply.integer == 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run_until(io, [&] { return sub->reconnects() == 1 && sub->ready(); }, 2000ms));
+  CHECK(std::chrono::steady_clock::now() - t0 < 500ms);
+  REQUIRE(wait_numsub(io, *ctl, "news", 1));
+  r = call(io, *ctl, {"PUBLISH", "news", "again"});
+  CHECK(r.reply.integer == 1);
+  REQUIRE(run_until(io, [&] { return pushes.size() == 1; }, 2000ms));
+  CHECK(strings_of(pushes[0]) == std::vector<std::string>{"message", "news", "again"});
+  ctl->close();
+  sub->close();
+}
+
+TEST_CASE("RedisConnection: sharded pub/sub (SSUBSCRIBE) delivers smessage pushes", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto pub = make_connection(io, server.url(), "pub");
+  auto sub = make_connection(io, server.url(), "ssub");
+  std::vector<RedisReply> pushes;
+  sub->set_push_handler([&](const RedisReply& r) { pushes.push_back(r); });
+  REQUIRE(wait_ready(io, {pub.get(), sub.get()}));
+  sub->subscribe("SSUBSCRIBE", {"shard"});
+  const auto deadline = std::chrono::steady_clock::now() + 3000ms;
+  bool subscribed = false;
+  while (!subscribed && std::chrono::steady_clock::now() < deadline) {
+    Result r = call(io, *pub, {"PUBSUB", "SHARDNUMSUB", "shard"}, 1000ms);
+    subscribed = r.done && r.reply.elements.size() == 2 && r.reply.elements[1].integer == 1;
+    if (!subscribed) run_for(io, 10ms);
+  }
+  REQUIRE(subscribed);
+  Result r = call(io, *pub, {"SPUBLISH", "shard", "s1"});
+  CHECK(r.reply.integer == 1);
+  REQUIRE(run_until(io, [&] { return pushes.size() == 1; }, 2000ms));
+  CHECK(strings_of(pushes[0]) == std::vector<std::string>{"smessage", "shard", "s1"});
+  // The connection still answers ordinary commands in between.
+  r = call(io, *sub, {"PING"});
+  CHECK(r.done);
+  pub->close();
+  sub->close();
+}
+
+TEST_CASE("RedisConnection: host names and IPv6 literals", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server({"--bind", "127.0.0.1 -::1"});  // ::1 when the host has it
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto by_name = make_connection(io, "redis://localhost:" + std::to_string(server.port()), "localhost");
+  REQUIRE(wait_ready(io, {by_name.get()}));
+  Result r = call(io, *by_name, {"PING"});
+  CHECK(r.reply.str == "PONG");
+  by_name->close();
+
+  if (redis_test::ping6(server.port())) {
+    auto v6 = make_connection(io, "redis://[::1]:" + std::to_string(server.port()), "v6");
+    REQUIRE(wait_ready(io, {v6.get()}));
+    r = call(io, *v6, {"PING"});
+    CHECK(r.reply.str == "PONG");
+    v6->close();
+  } else {
+    WARN("redis-server is not reachable on [::1] here: IPv6 part skipped");
+  }
+}
+
+TEST_CASE("RedisConnection: unsubscribe with no channels leaves the subscriptions alone", "[redis][connection][bug]") {
+  // UNSUBSCRIBE without arguments means "from everything" to Redis; an empty list handed to
+  // unsubscribe() must not send that, or the connection silently stops receiving while it still
+  // believes (and restores after a reconnect) that it is subscribed.
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto pub = make_connection(io, server.url(), "pub");
+  auto sub = make_connection(io, server.url(), "sub", false);
+  std::vector<RedisReply> pushes;
+  sub->set_push_handler([&](const RedisReply& r) { pushes.push_back(r); });
+  sub->subscribe("SUBSCRIBE", {"news"});
+  sub->start();
+  REQUIRE(wait_ready(io, {pub.get(), sub.get()}));
+  REQUIRE(wait_numsub(io, *pub, "news", 1));
+  sub->unsubscribe("SUBSCRIBE", {});
+  run_for(io, 100ms);
+  Result r = call(io, *pub, {"PUBSUB", "NUMSUB", "news"});
+  REQUIRE(r.reply.elements.size() == 2);
+  CHECK(r.reply.elements[1].integer == 1);
+  r = call(io, *pub, {"PUBLISH", "news", "still here"});
+  CHECK(r.reply.integer == 1);
+  run_until(io, [&] { return pushes.size() == 1; }, 1000ms);
+  CHECK(pushes.size() == 1);
+  pub->close();
+  sub->close();
+}
+
+TEST_CASE("RedisConnection: AUTH with --requirepass and the URL's password", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server({"--requirepass", "s3cret"});
+  REQUIRE(server.start());
+  asio::io_context io;
+
+  auto good = make_connection(io, server.url(":s3cret"), "auth");
+  auto with_user = make_connection(io, server.url("default:s3cret"), "auth-user");
+  auto encoded = make_connection(io, server.url(":s3cre%74"), "auth-pct");
+  auto none = make_connection(io, server.url(), "no-auth");
+  auto wrong = make_connection(io, server.url(":nope"), "wrong-auth");
+  REQUIRE(wait_ready(io, {good.get(), with_user.get(), encoded.get()}));
+
+  Result r = call(io, *good, {"SET", "k", "v"});
+  CHECK(r.reply.str == "OK");
+  r = call(io, *with_user, {"GET", "k"});
+  CHECK(r.reply.str == "v");
+  r = call(io, *encoded, {"ACL", "WHOAMI"});
+  CHECK(r.reply.str == "default");
+
+  // Without (or with a wrong) password the handshake is refused: never ready, commands fail fast.
+  run_for(io, 500ms);
+  CHECK_FALSE(none->ready());
+  CHECK_FALSE(wrong->ready());
+  bool called = false;
+  none->command({"PING"}, [&](std::error_code ec, RedisReply) { called = static_cast<bool>(ec); });
+  CHECK(called);
+  for (auto* c : {good.get(), with_user.get(), encoded.get(), none.get(), wrong.get()}) c->close();
+}
+
+TEST_CASE("RedisConnection: the URL's db is SELECTed, also after a reconnect", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto db5 = make_connection(io, server.url({}, "5"), "db5");
+  auto db5b = make_connection(io, server.url({}, "5"), "db5b");
+  auto db0 = make_connection(io, server.url(), "db0");
+  REQUIRE(wait_ready(io, {db5.get(), db5b.get(), db0.get()}));
+
+  Result r = call(io, *db5, {"SET", "k", "five"});
+  CHECK(r.reply.str == "OK");
+  r = call(io, *db0, {"GET", "k"});
+  CHECK(r.reply.type == RedisReply::Type::nil);
+  r = call(io, *db5b, {"GET", "k"});
+  CHECK(r.reply.str == "five");
+  r = call(io, *db5, {"CLIENT", "INFO"});
+  CHECK(r.reply.str.find(" db=5 ") != std::string::npos);
+  r = call(io, *db0, {"CLIENT", "INFO"});
+  CHECK(r.reply.str.find(" db=0 ") != std::string::npos);
+
+  server.kill();
+  REQUIRE(run_until(io, [&] { return !db5->ready(); }, 2000ms));
+  REQUIRE(server.start());
+  REQUIRE(wait_ready(io, {db5.get()}, 3000ms));
+  r = call(io, *db5, {"CLIENT", "INFO"});
+  CHECK(r.reply.str.find(" db=5 ") != std::string::npos);
+  for (auto* c : {db5.get(), db5b.get(), db0.get()}) c->close();
+}
+
+TEST_CASE("RedisConnection: close() fails pending commands and refuses new ones", "[redis][connection]") {
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto c = make_connection(io, server.url(), "closing");
+  REQUIRE(wait_ready(io, {c.get()}));
+  Result pending;
+  c->command({"BLPOP", "nothing", "30"}, [&](std::error_code ec, RedisReply) {
+    pending.done = true;
+    pending.ec = ec;
+  });
+  run_for(io, 20ms);
+  c->close();
+  CHECK(pending.done);
+  CHECK(pending.ec == std::make_error_code(std::errc::operation_canceled));
+  CHECK_FALSE(c->ready());
+  bool refused = false;
+  c->command({"PING"}, [&](std::error_code ec, RedisReply) { refused = static_cast<bool>(ec); });
+  CHECK(refused);
+  // And it does not come back by itself.
+  run_for(io, 300ms);
+  CHECK_FALSE(c->ready());
+}
+
+TEST_CASE("RedisConnection: array replies that look like pub/sub pushes still answer their command",
+          "[redis][connection][bug]") {
+  // A plain command connection must not mistake a reply for a push because its first element
+  // happens to be "message"/"subscribe"/...: that loses the reply and shifts every later
+  // callback onto the wrong reply.
+  REQUIRE_REDIS_SERVER();
+  RedisServer server;
+  REQUIRE(server.start());
+  asio::io_context io;
+  auto c = make_connection(io, server.url(), "lookalike");
+  REQUIRE(wait_ready(io, {c.get()}));
+  call(io, *c, {"RPUSH", "l1", "message", "chan", "payload"});
+  call(io, *c, {"RPUSH", "l2", "subscribe", "chan", "1"});
+
+  Result lrange1, lrange2, ping;
+  c->command({"LRANGE", "l1", "0", "-1"}, [&](std::error_code ec, RedisReply r) {
+    lrange1 = {true, ec, std::move(r)};
+  });
+  c->command({"LRANGE", "l2", "0", "-1"}, [&](std::error_code ec, RedisReply r) {
+    lrange2 = {true, ec, std::move(r)};
+  });
+  c->command({"PING"}, [&](std::error_code ec, RedisReply r) { ping = {true, ec, std::move(r)}; });
+  run_until(io, [&] { return lrange1.done && lrange2.done && ping.done; }, 2000ms);
+
+  CHECK(lrange1.done);
+  CHECK(lrange1.reply.type == RedisReply::Type::array);
+  CHECK(strings_of(lrange1.reply) == std::vector<std::string>{"message", "chan", "payload"});
+  CHECK(lrange2.done);
+  CHECK(lrange2.reply.type == RedisReply::Type::array);
+  CHECK(strings_of(lrange2.reply) == std::vector<std::string>{"subscribe", "chan", "1"});
+  CHECK(ping.done);
+  CHECK(ping.reply.type == RedisReply::Type::status);
+  CHECK(ping.reply.str == "PONG");
+  c->close();
+}
