@@ -64,6 +64,14 @@ int main() {
     RedisAdapterOptions redis_options;
     redis_options.url = redis_url;
     redis_options.request_timeout = 2000ms;
+    // REDIS_SHARDED=1: sharded pub/sub (Node's createShardedAdapter); REDIS_SUBSCRIPTION_MODE:
+    // static, dynamic (default) or dynamic-private.
+    const char* sharded = std::getenv("REDIS_SHARDED");
+    redis_options.sharded = sharded && std::string(sharded) == "1";
+    const char* mode = std::getenv("REDIS_SUBSCRIPTION_MODE");
+    if (mode && std::string(mode) == "static") redis_options.subscription_mode = RedisAdapterOptions::SubscriptionMode::static_;
+    if (mode && std::string(mode) == "dynamic-private")
+      redis_options.subscription_mode = RedisAdapterOptions::SubscriptionMode::dynamic_private;
     redis = std::make_unique<RedisAdapterFactory>(io, redis_options);
     options.adapter = redis->factory();
   }
