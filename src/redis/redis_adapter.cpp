@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "redis/msgpack_value.hpp"
+#include "redis/pending_requests.hpp"
 #include "redis/redis_connection.hpp"
 #include "redis/sharded_shared.hpp"
 #include "redis/wire.hpp"
@@ -109,7 +110,10 @@ class RedisShared : public std::enable_shared_from_this<RedisShared> {
 class RedisAdapter final : public InMemoryAdapter {
  public:
   RedisAdapter(AdapterHost& host, std::shared_ptr<RedisShared> shared)
-      : InMemoryAdapter(host), shared_(std::move(shared)), uid_(random_token(6)) {
+      : InMemoryAdapter(host),
+        shared_(std::move(shared)),
+        uid_(random_token(6)),
+        requests_(shared_->io(), shared_->options().logger, "redis adapter " + host.name()) {
     const std::string& key = shared_->options().key;
     channel_ = key + "#" + host.name() + "#";
     request_channel_ = key + "-request#" + host.name() + "#";
@@ -130,7 +134,6 @@ class RedisAdapter final : public InMemoryAdapter {
     shared_->remove(this);
     shared_->sub().unsubscribe("PSUBSCRIBE", {channel_ + "*"});
     shared_->sub().unsubscribe("SUBSCRIBE", {request_channel_, response_channel_, specific_response_channel_});
-    for (auto& [id, r] : requests_) r.timer->cancel();
     requests_.clear();
     ack_requests_.clear();
   }
@@ -197,10 +200,9 @@ class RedisAdapter final : public InMemoryAdapter {
         done(std::move(local), {});
         return;
       }
-      Request r;
+      PendingRequests::Request r;
       r.type = kRemoteFetch;
-      r.expected = n;
-      r.received = 1;
+      r.expected = n - 1;  // the other servers
       r.sockets = std::move(local);
       r.done_sockets = done;
       send_request(std::move(r), Value::object({{"uid", uid_},
@@ -260,7 +262,7 @@ class RedisAdapter final : public InMemoryAdapter {
         done({}, {});
         return;
       }
-      Request r;
+      PendingRequests::Request r;
       r.type = kServerSideEmit;
       r.expected = n - 1;  // the others
       r.done_values = done;
@@ -302,21 +304,21 @@ class RedisAdapter final : public InMemoryAdapter {
     const bool own = req["uid"].as_string() == uid_;
     switch (req["type"].as_int(-1)) {
       case kSockets: {
-        if (requests_.count(request_id) != 0) return;
+        if (requests_.contains(request_id)) return;
         BroadcastOptions o;
         o.rooms = to_strings(req["rooms"]);
         respond(req, Value::object({{"requestId", request_id}, {"sockets", strings(local_sockets(o))}}));
         break;
       }
       case kAllRooms:
-        if (requests_.count(request_id) != 0) return;
+        if (requests_.contains(request_id)) return;
         respond(req, Value::object({{"requestId", request_id}, {"rooms", strings(local_rooms())}}));
         break;
       case kRemoteJoin:
       case kRemoteLeave:
       case kRemoteDisconnect: on_remote_change(req, own); break;
       case kRemoteFetch: {
-        if (requests_.count(request_id) != 0 || own) return;
+        if (requests_.contains(request_id) || own) return;
         std::vector<SocketInfo> local;
         InMemoryAdapter::fetch_sockets(opts_from(req["opts"]), [&](std::vector<SocketInfo> s, std::error_code) {
           local = std::move(s);
@@ -372,16 +374,6 @@ class RedisAdapter final : public InMemoryAdapter {
   }
 
  private:
-  struct Request {
-    int type = 0;
-    std::size_t expected = 0;
-    std::size_t received = 0;
-    std::vector<SocketInfo> sockets;
-    std::vector<Value> values;
-    std::function<void(std::vector<SocketInfo>, std::error_code)> done_sockets;
-    std::function<void(std::error_code, std::vector<Value>)> done_values;
-    std::shared_ptr<asio::steady_timer> timer;
-  };
   struct AckRequest {
     std::function<void(std::size_t)> client_count;
     std::function<void(Args)> ack;
@@ -397,37 +389,11 @@ class RedisAdapter final : public InMemoryAdapter {
   }
   void respond(const Value& req, const Value& response) { publish_json(response_channel_for(req), response); }
 
-  void send_request(Request r, Value message) {
+  void send_request(PendingRequests::Request r, Value message) {
     const std::string id = random_token(6);
     message.set("requestId", id);
-    r.timer = std::make_shared<asio::steady_timer>(shared_->io());
-    r.timer->expires_after(shared_->options().request_timeout);
-    r.timer->async_wait([this, alive = std::weak_ptr<bool>(alive_), id](const std::error_code& ec) {
-      if (!ec && !alive.expired()) finish(id, true);
-    });
-    requests_.emplace(id, std::move(r));
+    requests_.start(id, std::move(r), shared_->options().request_timeout);
     publish_json(request_channel_, message);
-  }
-
-  void finish(const std::string& id, bool timed_out) {
-    auto it = requests_.find(id);
-    if (it == requests_.end()) return;
-    Request r = std::move(it->second);
-    requests_.erase(it);
-    r.timer->cancel();
-    std::error_code ec;
-    if (timed_out) {
-      ec = courier::make_error_code(courier::errc::missing_responses);
-      if (shared_->options().logger.enabled(LogLevel::warn)) {
-        const std::size_t have = r.type == kServerSideEmit ? r.values.size() : r.received;
-        shared_->options().logger.log(LogLevel::warn, "redis adapter " + host().name() + ": request type " +
-                                                          std::to_string(r.type) + " got " + std::to_string(have) +
-                                                          " of " + std::to_string(r.expected) +
-                                                          " answers before the timeout");
-      }
-    }
-    if (r.done_sockets) r.done_sockets(std::move(r.sockets), ec);
-    if (r.done_values) r.done_values(ec, std::move(r.values));
   }
 
   void on_response(const std::string& msg) {
@@ -446,17 +412,14 @@ class RedisAdapter final : public InMemoryAdapter {
       }
       return;
     }
-    auto it = requests_.find(id);
-    if (it == requests_.end()) return;  // not ours, or already finished
-    Request& r = it->second;
-    if (r.type == kRemoteFetch) {
-      ++r.received;
-      for (const auto& s : res["sockets"].as_array()) r.sockets.push_back(socket_from(s));
-      if (r.received >= r.expected) finish(id, false);
-    } else if (r.type == kServerSideEmit) {
-      r.values.push_back(res["data"]);
-      if (r.values.size() >= r.expected) finish(id, false);
+    PendingRequests::Request* r = requests_.find(id);
+    if (!r) return;  // not ours, or already complete
+    if (r->type == kRemoteFetch) {
+      for (const auto& s : res["sockets"].as_array()) r->sockets.push_back(socket_from(s));
+    } else if (r->type == kServerSideEmit) {
+      r->values.push_back(res["data"]);
     }
+    requests_.answered(id);
   }
 
   void on_remote_change(const Value& req, bool own) {
@@ -482,7 +445,7 @@ class RedisAdapter final : public InMemoryAdapter {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::string uid_;
   std::string channel_, request_channel_, response_channel_, specific_response_channel_;
-  std::unordered_map<std::string, Request> requests_;
+  PendingRequests requests_;
   std::unordered_map<std::string, AckRequest> ack_requests_;
   bool closed_ = false;
 };

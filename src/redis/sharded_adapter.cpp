@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "redis/msgpack_value.hpp"
+#include "redis/pending_requests.hpp"
 #include "redis/redis_cluster.hpp"
 #include "redis/sharded_shared.hpp"
 #include "redis/wire.hpp"
@@ -74,7 +75,10 @@ void ShardedShared::route(const RedisReply& r) {
 class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
  public:
   ShardedAdapter(AdapterHost& host, std::shared_ptr<ShardedShared> shared)
-      : InMemoryAdapter(host), shared_(std::move(shared)), uid_(random_hex(8)) {
+      : InMemoryAdapter(host),
+        shared_(std::move(shared)),
+        uid_(random_hex(8)),
+        requests_(shared_->io(), shared_->options().logger, "sharded redis adapter " + host.name()) {
     channel_ = shared_->options().key + "#" + host.name() + "#";
     response_channel_ = channel_ + uid_ + "#";
   }
@@ -94,7 +98,6 @@ class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
     shared_->client().sunsubscribe(response_channel_);
     for (const auto& room : room_channels_) shared_->client().sunsubscribe(room);
     room_channels_.clear();
-    for (auto& [id, r] : requests_) r.timer->cancel();
     requests_.clear();
     ack_requests_.clear();
   }
@@ -163,7 +166,7 @@ class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
         done(std::move(local), {});
         return;
       }
-      Request r;
+      PendingRequests::Request r;
       r.type = kFetchSockets;
       r.expected = n - 1;
       r.sockets = std::move(local);
@@ -184,7 +187,7 @@ class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
         done({}, {});
         return;
       }
-      Request r;
+      PendingRequests::Request r;
       r.type = kClusterServerSideEmit;
       r.expected = n - 1;
       r.done_values = done;
@@ -217,16 +220,6 @@ class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
   }
 
  private:
-  struct Request {
-    int type = 0;
-    std::size_t expected = 0;
-    std::size_t current = 0;
-    std::vector<SocketInfo> sockets;
-    std::vector<Value> values;
-    std::function<void(std::vector<SocketInfo>, std::error_code)> done_sockets;
-    std::function<void(std::error_code, std::vector<Value>)> done_values;
-    std::shared_ptr<asio::steady_timer> timer;
-  };
   struct AckRequest {
     std::function<void(std::size_t)> client_count;
     std::function<void(Args)> ack;
@@ -279,33 +272,10 @@ class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
     shared_->publish(channel_ + requester + "#", encode(type, message));
   }
 
-  std::string start_request(Request r, std::chrono::milliseconds timeout) {
+  std::string start_request(PendingRequests::Request r, std::chrono::milliseconds timeout) {
     const std::string id = random_hex(8);
-    r.timer = std::make_shared<asio::steady_timer>(shared_->io());
-    r.timer->expires_after(timeout);
-    r.timer->async_wait([this, alive = std::weak_ptr<bool>(alive_), id](const std::error_code& ec) {
-      if (!ec && !alive.expired()) finish(id, true);
-    });
-    requests_.emplace(id, std::move(r));
+    requests_.start(id, std::move(r), timeout);
     return id;
-  }
-
-  void finish(const std::string& id, bool timed_out) {
-    auto it = requests_.find(id);
-    if (it == requests_.end()) return;
-    Request r = std::move(it->second);
-    requests_.erase(it);
-    r.timer->cancel();
-    std::error_code ec;
-    if (timed_out) {
-      ec = courier::make_error_code(courier::errc::missing_responses);
-      if (shared_->options().logger.enabled(LogLevel::warn))
-        shared_->options().logger.log(LogLevel::warn, "sharded redis adapter " + host().name() + ": " +
-                                                          std::to_string(r.expected - r.current) + " of " +
-                                                          std::to_string(r.expected) + " servers did not answer in time");
-    }
-    if (r.done_sockets) r.done_sockets(std::move(r.sockets), ec);
-    if (r.done_values) r.done_values(ec, std::move(r.values));
   }
 
   void on_message(const Value& m) {
@@ -389,16 +359,14 @@ class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
       }
       return;
     }
-    auto it = requests_.find(id);
-    if (it == requests_.end()) return;
-    Request& r = it->second;
-    ++r.current;
+    PendingRequests::Request* r = requests_.find(id);
+    if (!r) return;
     if (type == kFetchSocketsResponse) {
-      for (const auto& s : data["sockets"].as_array()) r.sockets.push_back(socket_from(s));
+      for (const auto& s : data["sockets"].as_array()) r->sockets.push_back(socket_from(s));
     } else if (type == kServerSideEmitResponse) {
-      r.values.push_back(data["packet"]);
+      r->values.push_back(data["packet"]);
     }
-    if (r.current >= r.expected) finish(id, false);
+    requests_.answered(id);
   }
 
   std::shared_ptr<ShardedShared> shared_;
@@ -406,7 +374,7 @@ class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
   std::string uid_;
   std::string channel_, response_channel_;
   std::set<std::string> room_channels_;
-  std::unordered_map<std::string, Request> requests_;
+  PendingRequests requests_;
   std::unordered_map<std::string, AckRequest> ack_requests_;
   bool closed_ = false;
 };
