@@ -86,7 +86,10 @@ int main() {
     });
     socket.on("broadcast", [nsp](courier::Args& args, courier::Ack ack) {
       const std::string& room = args[0]["room"].as_string();
-      if (room.empty()) return;
+      if (room.empty()) {  // not an object with a room name
+        if (ack) ack(false);
+        return;
+      }
       // args[0] keeps its wire text: relayed byte for byte, "t" stays exact.
       nsp.to(room).emit("msg", std::move(args[0]));
       if (ack) ack(true);
@@ -107,12 +110,15 @@ int main() {
   }
   std::fprintf(stderr, "bench_server: listening on 127.0.0.1:%u\n", server.port());
 
+  // Close frames and queued packets go out before the process stops (Server::close calls back
+  // once the connections finished closing, at most drain_timeout later).
   auto stop = [&] {
-    server.close();
+    server.close([&] {
 #if COURIER_HAS_REDIS
-    if (redis) redis->close();
+      if (redis) redis->close();
 #endif
-    io.stop();
+      io.stop();
+    });
   };
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int) { stop(); });

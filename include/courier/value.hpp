@@ -17,12 +17,11 @@ namespace courier {
 class Value;
 struct Member;
 
-/// An array of values (also the argument list of an event).
+/// An array of values.
 using Array = std::vector<Value>;
 /// An object: members in insertion order, as JavaScript keeps them.
 using Object = std::vector<Member>;
-/// The arguments of an event or an ack.
-using Args = std::vector<Value>;
+class Args;
 
 /// Binary bytes inside a value (a Buffer / ArrayBuffer on the JavaScript side).
 struct Bytes {
@@ -138,6 +137,32 @@ class Value {
   std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Bytes, Array, Object> v_;
   std::shared_ptr<const char> raw_;  // aliases the received packet's buffer
   std::size_t raw_size_ = 0;
+};
+
+/// The arguments of an event or an ack: a std::vector<Value> whose operator[] never reads out of
+/// range. A client decides how many arguments it sends, so `args[2]` on a shorter list gives a
+/// null value instead of undefined behaviour; use size() when the count matters.
+class Args : public std::vector<Value> {
+ public:
+  using std::vector<Value>::vector;
+  Args() = default;
+  Args(const Array& a) : std::vector<Value>(a) {}
+  Args(Array&& a) noexcept : std::vector<Value>(std::move(a)) {}
+
+  /// The element, or a null value when out of range.
+  const Value& operator[](size_type i) const noexcept {
+    static const Value null;
+    return i < size() ? std::vector<Value>::operator[](i) : null;
+  }
+  /// The element, or a scratch null value (reset at each out-of-range access) when out of range.
+  Value& operator[](size_type i) noexcept {
+    if (i < size()) return std::vector<Value>::operator[](i);
+    missing_ = Value();
+    return missing_;
+  }
+
+ private:
+  Value missing_;
 };
 
 /// One member of an object.

@@ -160,6 +160,16 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
     server_.set_fail_handler([weak](websocketpp::connection_hdl hdl) {
       if (auto self = weak.lock()) self->on_fail(hdl);
     });
+    // Small frames go out at once: Nagle's algorithm would hold them back for up to ~40 ms
+    // waiting for an ACK (realtime traffic is many small writes; Node sets this too).
+    // (After accept: the socket-init hook runs before the socket is open.)
+    server_.set_tcp_post_init_handler([weak](websocketpp::connection_hdl hdl) {
+      auto self = weak.lock();
+      if (!self) return;
+      std::error_code ec;
+      auto con = self->server_.get_con_from_hdl(hdl, ec);
+      if (con) con->get_raw_socket().set_option(asio::ip::tcp::no_delay(true), ec);
+    });
   }
 
   void mount(std::shared_ptr<HttpService> service) {
