@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything courier's build, demo and tests need on Debian 12, from Debian packages and
-# the npm registry only. Safe to run again: it installs only what is missing.
+# Installs everything courier's build, demo, tests and benchmarks need on Debian 12, from Debian
+# packages and the npm registry only. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,12 +10,15 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 packages=(
   # build
   cmake ninja-build g++ pkg-config git
-  # libraries (all header-only or static-friendly Debian packages)
+  # libraries (header-only or static-friendly Debian packages)
   libasio-dev libwebsocketpp-dev rapidjson-dev catch2 libhiredis-dev libmsgpack-cxx-dev
-  # test peers: a real Redis, the Python Engine.IO/Socket.IO clients
-  redis-server python3 python3-socketio python3-engineio python3-websocket python3-requests
-  # process tools the test harnesses use (ss, kill)
-  iproute2 procps
+  # test peers: a real Redis, the Python Engine.IO/Socket.IO clients, Chromium for the browser
+  # test (driven by npm playwright-core; no browser download) and a font for its screenshots
+  redis-server redis-tools python3 python3-socketio python3-engineio python3-websocket python3-requests
+  chromium fonts-dejavu-core
+  # process tools the harnesses use: ss (iproute2), kill/pgrep (procps), taskset (util-linux);
+  # gnuplot-nox draws the plot of docs/performance.md
+  iproute2 procps util-linux gnuplot-nox
 )
 # Node.js: keep one already installed (any version >= 18); otherwise Debian's.
 if ! command -v node >/dev/null 2>&1; then packages+=(nodejs npm); fi
@@ -36,23 +39,8 @@ if [ "$node_major" -lt 18 ]; then
   exit 1
 fi
 
-# npm packages for the interop tests, exactly as locked.
-if [ -f tests/interop/node/package-lock.json ]; then
-  npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error
-fi
-
-# --- chat demo and browser test (begin)
-# Debian's Chromium (and a font) for the headless browser test, which playwright-core drives (no
-# browser download); the socket.io-client bundle the chat page uses; playwright-core; all as locked.
-chat_missing=()
-for p in chromium fonts-dejavu-core; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || chat_missing+=("$p")
+# npm packages, exactly as locked: interop tests, the chat page's socket.io client bundle, the
+# browser test, the benchmarks' Node reference server.
+for dir in tests/interop/node examples/chat tests/browser bench/node_reference; do
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
 done
-if [ ${#chat_missing[@]} -gt 0 ]; then
-  echo "install-deps: installing ${chat_missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${chat_missing[@]}"
-fi
-npm ci --prefix examples/chat --no-audit --no-fund --loglevel=error
-npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
-# --- (end)

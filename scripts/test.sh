@@ -19,8 +19,11 @@ build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== tests"
 ctest --test-dir build --output-on-failure --timeout 300
 
+echo "== benchmark smoke run (every scenario once at a tiny size; figures come from full runs)"
+/usr/bin/python3 bench/run.py --build-dir build --smoke
+
 echo "== build (ASan + UBSan)"
-build build-asan -DCMAKE_BUILD_TYPE=Debug -DCOURIER_SANITIZE=ON
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DCOURIER_SANITIZE=ON -DCOURIER_BUILD_BENCH=OFF
 echo "== tests under ASan + UBSan (packaging tests ran above; they rebuild courier and prove nothing new here)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure --timeout 600 -LE package
