@@ -16,6 +16,8 @@ packages=(
   # test (driven by npm playwright-core; no browser download) and a font for its screenshots
   redis-server redis-tools python3 python3-socketio python3-engineio python3-websocket python3-requests
   chromium fonts-dejavu-core
+  # fuzzing: clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # process tools the harnesses use: ss (iproute2), kill/pgrep (procps), taskset (util-linux);
   # gnuplot-nox draws the plot of docs/performance.md
   iproute2 procps util-linux gnuplot-nox

@@ -22,6 +22,9 @@ ctest --test-dir build --output-on-failure --timeout 300
 echo "== benchmark smoke run (every scenario once at a tiny size; figures come from full runs)"
 /usr/bin/python3 bench/run.py --build-dir build --smoke
 
+echo "== fuzzers (libFuzzer, 15 s per target: Engine.IO payloads, Socket.IO packets, msgpack, queries)"
+bash tests/fuzz/build.sh 15 "$root/build-fuzz"
+
 echo "== build (ASan + UBSan)"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DCOURIER_SANITIZE=ON -DCOURIER_BUILD_BENCH=OFF
 echo "== tests under ASan + UBSan (packaging tests ran above; they rebuild courier and prove nothing new here)"

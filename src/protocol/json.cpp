@@ -85,6 +85,36 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   bool Int64(int64_t i) { return put(Value(static_cast<long long>(i))); }
   bool Uint64(uint64_t u) { return put(Value(static_cast<unsigned long long>(u))); }
   bool Double(double d) { return put(Value(d)); }
+  // Numbers arrive as text (kParseNumbersAsStringsFlag): converted here with std::from_chars,
+  // exact for doubles and 64-bit integers, instead of RapidJSON 1.1's full-precision path (which
+  // has undefined behaviour on inputs like 0e-44).
+  bool RawNumber(const char* str, rapidjson::SizeType len, bool) {
+    const char* end = str + len;
+    const std::string_view text(str, len);
+    if (text.find_first_of(".eE") == std::string_view::npos) {
+      if (text.front() == '-') {
+        long long i = 0;
+        auto r = std::from_chars(str, end, i);
+        if (r.ec == std::errc() && r.ptr == end) return put(Value(i));
+      } else {
+        unsigned long long u = 0;
+        auto r = std::from_chars(str, end, u);
+        if (r.ec == std::errc() && r.ptr == end) return put(Value(u));
+      }
+    }
+    double d = 0;
+    auto r = std::from_chars(str, end, d);
+    if (r.ec == std::errc::result_out_of_range) {
+      // As JSON.parse: too large is +-Infinity (written back as null), too small is +-0.
+      const bool negative = text.front() == '-';
+      const bool huge = text.find_first_of("eE") != std::string_view::npos &&
+                        text[text.find_first_of("eE") + 1] != '-';
+      d = huge ? (negative ? -HUGE_VAL : HUGE_VAL) : (negative ? -0.0 : 0.0);
+    } else if (r.ec != std::errc() || r.ptr != end) {
+      return false;
+    }
+    return put(Value(d));
+  }
   bool String(const char* str, rapidjson::SizeType len, bool) { return put(Value(std::string(str, len))); }
   bool Key(const char* str, rapidjson::SizeType len, bool) {
     key_.assign(str, len);
@@ -281,7 +311,7 @@ bool parse_json(std::string_view text, Value& out) {
   Builder builder;
   // Iterative parsing: no recursion in the parser either. Without kParseStopWhenDoneFlag anything
   // but whitespace after the value is an error.
-  if (!reader.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(is, builder)) return false;
+  if (!reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(is, builder)) return false;
   out = std::move(builder.root);
   return true;
 }

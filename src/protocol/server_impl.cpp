@@ -350,9 +350,9 @@ NamespaceImpl::~NamespaceImpl() {
 
 asio::io_context& NamespaceImpl::io() noexcept { return io_; }
 
-void NamespaceImpl::init_adapter() {
+void NamespaceImpl::init_adapter(bool local_only) {
   auto server = server_.lock();
-  if (server && server->options().adapter) {
+  if (!local_only && server && server->options().adapter) {
     adapter_ = server->options().adapter(*this);
   } else {
     adapter_ = std::make_unique<InMemoryAdapter>(*this);
@@ -680,7 +680,7 @@ std::shared_ptr<NamespaceImpl> ServerImpl::add_parent(std::function<bool(const s
                                                       std::string label) {
   auto ns = std::make_shared<NamespaceImpl>(shared_from_this(), std::move(label));
   ns->set_matcher(std::move(matcher));
-  ns->init_adapter();
+  ns->init_adapter(/*local_only=*/true);
   std::lock_guard<std::mutex> lock(namespaces_mutex_);
   parents_.push_back(ns);
   return ns;

@@ -158,7 +158,9 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   void disconnect(const SocketId& id, bool close) override;
   void server_side_emit_received(Args data, std::function<void(Value)> reply) override;
 
-  void init_adapter();
+  /// `local_only`: an InMemoryAdapter whatever the options say (parents of dynamic namespaces,
+  /// whose broadcasts go through their children's adapters).
+  void init_adapter(bool local_only = false);
   void set_server_side_handler(std::string event, EventHandler h) { server_side_handlers_[std::move(event)] = std::move(h); }
   void server_side_emit(std::string_view event, Args args,
                         std::function<void(std::error_code, std::vector<Value>)> done);

@@ -186,10 +186,7 @@ void RedisConnection::on_connected() {
       if (self->was_ready_) ++self->reconnects_;
       self->was_ready_ = true;
       for (const auto& [cmd, channels] : self->subscriptions_) {
-        if (channels.empty()) continue;
-        std::vector<std::string> args{cmd};
-        args.insert(args.end(), channels.begin(), channels.end());
-        self->write_raw(std::move(args), nullptr, true);
+        if (!channels.empty()) self->send_subscription(cmd, {channels.begin(), channels.end()});
       }
       if (self->on_ready_) self->on_ready_();
     }
@@ -250,8 +247,18 @@ void RedisConnection::subscribe(const std::string& cmd, const std::vector<std::s
   for (const auto& c : channels)
     if (set.insert(c).second) fresh.push_back(c);
   if (fresh.empty() || state_ != State::ready) return;  // restored on (re)connect otherwise
+  send_subscription(cmd, fresh);
+}
+
+void RedisConnection::send_subscription(const std::string& cmd, const std::vector<std::string>& channels) {
+  // A Redis Cluster refuses a sharded (un)subscription whose channels hash to different slots
+  // (CROSSSLOT): those go one channel per command. Classic ones are batched.
+  if (cmd[0] == 'S') {
+    for (const auto& c : channels) write_raw({cmd, c}, nullptr, true);
+    return;
+  }
   std::vector<std::string> args{cmd};
-  args.insert(args.end(), fresh.begin(), fresh.end());
+  args.insert(args.end(), channels.begin(), channels.end());
   write_raw(std::move(args), nullptr, true);
 }
 
@@ -260,9 +267,7 @@ void RedisConnection::unsubscribe(const std::string& cmd, const std::vector<std:
   auto& set = subscriptions_[cmd];
   for (const auto& c : channels) set.erase(c);
   if (state_ != State::ready) return;
-  std::vector<std::string> args{cmd == "SUBSCRIBE" ? "UNSUBSCRIBE" : cmd == "PSUBSCRIBE" ? "PUNSUBSCRIBE" : "SUNSUBSCRIBE"};
-  args.insert(args.end(), channels.begin(), channels.end());
-  write_raw(std::move(args), nullptr, true);
+  send_subscription(cmd == "SUBSCRIBE" ? "UNSUBSCRIBE" : cmd == "PSUBSCRIBE" ? "PUNSUBSCRIBE" : "SUNSUBSCRIBE", channels);
 }
 
 void RedisConnection::write_raw(std::vector<std::string> args, Callback cb, bool internal) {
@@ -351,7 +356,11 @@ void RedisConnection::dispatch(RedisReply reply) {
       return;
     }
   }
-  if (pending_.empty()) return;
+  if (pending_.empty()) {
+    // Nothing awaits a reply: an error here answers a (un)subscription. Say so, never silently.
+    if (reply.type == RedisReply::Type::error) log(LogLevel::warn, "refused: " + reply.str);
+    return;
+  }
   auto cb = std::move(pending_.front());
   pending_.pop_front();
   if (cb) cb({}, std::move(reply));

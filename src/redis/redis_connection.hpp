@@ -75,6 +75,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void fail(const std::string& why);
   void schedule_reconnect();
   void write_raw(std::vector<std::string> args, Callback cb, bool internal);
+  void send_subscription(const std::string& cmd, const std::vector<std::string>& channels);
   void flush();
   void read();
   void dispatch(RedisReply reply);

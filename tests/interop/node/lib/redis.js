@@ -3,12 +3,16 @@
 //
 //   RedisServer      a real `redis-server` on a free loopback port: start, wait for PING,
 //                    kill (SIGKILL), stop (SIGTERM, SIGKILL after 5 s), restart on the same port.
+//   RedisCluster     a 3-master Redis Cluster on loopback (one RedisServer each, joined with
+//                    `redis-cli --cluster create`); slot map, SHARDNUMSUB on the owning node.
+//   keySlot          a key's (or sharded channel's) hash slot, as CLUSTER KEYSLOT.
 //   redisCommand     one command over a raw RESP connection (no client library needed).
 //   RedisMonitor     records what Redis carries (MONITOR), printed when a test fails.
 //   ClusterServer    one Socket.IO test server (CONTRACT.md) in the cluster: courier's
 //                    socketio_test_server or the Node reference, with REDIS_URL and SERVER_NAME.
 //
 // Which redis-server: env REDIS_SERVER (path), else the first of PATH and /usr/bin, /usr/local/bin.
+// Which redis-cli (clusters only): env REDIS_CLI, else next to redis-server, else on PATH.
 // Which server is "courier":
 //   COURIER_SERVER_CMD            a full shell command line (wins if set), run from tests/interop/node,
 //                                 e.g. "node reference/socketio_server.js" for an all-Node cluster
@@ -329,10 +333,12 @@ function findRedisServer() {
   );
 }
 
-/** A throwaway redis-server on 127.0.0.1 (no persistence). */
+/** A throwaway redis-server on 127.0.0.1 (no persistence). `args`: more redis-server arguments
+ *  (e.g. cluster mode); a function of the port and the working directory, or an array. */
 class RedisServer {
-  constructor({ binary } = {}) {
+  constructor({ binary, args } = {}) {
     this.binary = binary || findRedisServer();
+    this.extraArgs = args || [];
     this.port = 0;
     this.proc = null;
     this.dir = null;
@@ -362,6 +368,7 @@ class RedisServer {
       "--protected-mode", "no",
       "--daemonize", "no",
       "--loglevel", "notice",
+      ...(typeof this.extraArgs === "function" ? this.extraArgs(this.port, this.dir) : this.extraArgs),
     ];
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
@@ -435,6 +442,253 @@ class RedisServer {
 
   get output() {
     return this.proc ? this.proc.output : "";
+  }
+}
+
+/** Number of sharded-channel subscribers of `channel` on the node at `port` (PUBSUB SHARDNUMSUB). */
+async function shardNumsubAt(port, channel) {
+  const r = await redisCommand(port, ["PUBSUB", "SHARDNUMSUB", channel]);
+  if (r instanceof Error) throw r;
+  return Number(r[1]);
+}
+
+/** Polls `probe()` until it returns `want` (compared as JSON); throws with the last value. */
+async function waitForValue(what, probe, want, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (JSON.stringify(last) === JSON.stringify(want)) return;
+    } catch (err) {
+      last = err.message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} to be ${JSON.stringify(want)}; last: ${JSON.stringify(last)}`);
+    }
+    await sleep(25);
+  }
+}
+
+RedisServer.prototype.shardNumsub = function shardNumsub(channel) {
+  return shardNumsubAt(this.port, channel);
+};
+
+/** Waits until the sharded channel `channel` has exactly `n` subscribers. */
+RedisServer.prototype.waitForShardNumsub = function waitForShardNumsub(channel, n, timeoutMs = 5000) {
+  return waitForValue(`PUBSUB SHARDNUMSUB ${channel} on :${this.port}`, () => this.shardNumsub(channel), n, timeoutMs);
+};
+
+// ----------------------------------------------------------------------------
+// Redis Cluster
+
+/** CRC16/XMODEM, as Redis Cluster hashes keys (and sharded channels) to slots. */
+function crc16(buf) {
+  let crc = 0;
+  for (const byte of buf) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** The hash slot of `key` (its {hash tag} only when it has a non-empty one), as CLUSTER KEYSLOT. */
+function keySlot(key) {
+  let b = Buffer.from(key, "utf8");
+  const open = b.indexOf("{");
+  if (open >= 0) {
+    const close = b.indexOf("}", open + 1);
+    if (close > open + 1) b = b.subarray(open + 1, close);
+  }
+  return crc16(b) % 16384;
+}
+
+/** redis-cli: env REDIS_CLI, else next to redis-server, else PATH and /usr/bin, /usr/local/bin. */
+function findRedisCli(redisServer) {
+  const env = process.env.REDIS_CLI;
+  if (env && env.trim() !== "") {
+    if (!fs.existsSync(env)) throw new Error(`courier interop: REDIS_CLI=${env} does not exist`);
+    return path.resolve(env);
+  }
+  const dirs = [redisServer ? path.dirname(redisServer) : ""]
+    .concat((process.env.PATH || "").split(path.delimiter))
+    .concat(["/usr/bin", "/usr/local/bin"]);
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = path.join(d, "redis-cli");
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  throw new Error("courier interop: redis-cli not found (set REDIS_CLI to its path, or install it: apt-get install redis-tools)");
+}
+
+/** Runs redis-cli with `args` (stopped by PID after `timeoutMs`); resolves with its output. */
+async function runRedisCli(cli, args, timeoutMs = 30_000) {
+  const proc = new ManagedProcess(`redis-cli ${args.join(" ")}`, cli, args, {});
+  proc.expectExit = true;
+  proc.spawn();
+  proc.expectExit = true; // spawn() resets it: a normal exit is expected here
+  const timer = setTimeout(() => {
+    if (proc.alive) proc.signal("SIGKILL");
+  }, timeoutMs);
+  const exit = await proc.exited;
+  clearTimeout(timer);
+  if (!exit || exit.code !== 0) {
+    throw new Error(`redis-cli ${args.join(" ")} failed (${JSON.stringify(exit)}). Output:\n${indent(proc.output || "(no output)")}`);
+  }
+  return proc.output;
+}
+
+/**
+ * A throwaway Redis Cluster of `size` masters (no replicas) on 127.0.0.1: one redis-server per
+ * master, each with its own temporary directory, cluster config file and cluster bus port, joined by
+ * `redis-cli --cluster create`. Ready when every node says cluster_state:ok, knows every node and
+ * sees all 16384 slots served.
+ */
+class RedisCluster {
+  constructor({ size = 3, binary, cli } = {}) {
+    this.size = size;
+    this.binary = binary || findRedisServer();
+    this.cli = cli || findRedisCli(this.binary);
+    this.nodes = [];
+    this.slots = []; // { from, to, port } from CLUSTER SLOTS
+  }
+
+  /** The seed URL (the first node). */
+  get url() {
+    return this.nodes[0].url;
+  }
+
+  get ports() {
+    return this.nodes.map((n) => n.port);
+  }
+
+  node(port) {
+    return this.nodes.find((n) => n.port === port);
+  }
+
+  async start(readyTimeoutMs = 20_000) {
+    // Client and bus ports, all distinct. The bus port is set explicitly (cluster-port): the
+    // default, port + 10000, may be taken or above 65535.
+    const ports = new Set();
+    while (ports.size < 2 * this.size) ports.add(await freePort());
+    const [clientPorts, busPorts] = [[...ports].slice(0, this.size), [...ports].slice(this.size)];
+    this.nodes = clientPorts.map(
+      (port, i) =>
+        new RedisServer({
+          binary: this.binary,
+          args: (p, dir) => [
+            "--cluster-enabled", "yes",
+            "--cluster-config-file", path.join(dir, `nodes-${p}.conf`),
+            "--cluster-port", String(busPorts[i]),
+          ],
+        })
+    );
+    try {
+      await Promise.all(this.nodes.map((n, i) => n.start(clientPorts[i])));
+      await runRedisCli(this.cli, [
+        "--cluster", "create",
+        ...clientPorts.map((p) => `127.0.0.1:${p}`),
+        "--cluster-replicas", "0",
+        "--cluster-yes",
+      ]);
+      await this.waitUntilReady(readyTimeoutMs);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    return this;
+  }
+
+  /** Waits until every node says cluster_state:ok, knows all nodes and has all slots served. */
+  async waitUntilReady(timeoutMs = 20_000) {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    for (;;) {
+      let ok = true;
+      for (const n of this.nodes) {
+        let info;
+        try {
+          info = (await n.command(["CLUSTER", "INFO"])).toString("utf8");
+        } catch (err) {
+          info = err.message;
+        }
+        const field = (name) => (new RegExp(`^${name}:(\\S+)`, "m").exec(info) || [])[1];
+        if (field("cluster_state") !== "ok" || Number(field("cluster_known_nodes")) !== this.size ||
+            Number(field("cluster_slots_ok")) !== 16384) {
+          ok = false;
+          last = `:${n.port}: ${info.replace(/\r?\n/g, " ").slice(0, 300)}`;
+          break;
+        }
+      }
+      if (ok) {
+        // And every node has the same slot map, with all masters in it.
+        const maps = await Promise.all(this.nodes.map((n) => this.slotMap(n.port)));
+        const texts = maps.map((m) => JSON.stringify(m));
+        const owners = new Set(maps[0].map((r) => r.port));
+        if (texts.every((t) => t === texts[0]) && owners.size === this.size) {
+          this.slots = maps[0];
+          return;
+        }
+        last = `slot maps differ or miss a master: ${texts.join(" / ")}`;
+      }
+      if (Date.now() > deadline) throw new Error(`Redis Cluster not ready after ${timeoutMs} ms; last: ${last}`);
+      await sleep(50);
+    }
+  }
+
+  /** CLUSTER SLOTS of the node at `port` (default the seed) as sorted { from, to, port }. */
+  async slotMap(port = this.nodes[0].port) {
+    const r = await redisCommand(port, ["CLUSTER", "SLOTS"]);
+    if (r instanceof Error) throw r;
+    return r.map((range) => ({ from: range[0], to: range[1], port: Number(range[2][1]) })).sort((a, b) => a.from - b.from);
+  }
+
+  /** Redis's own CLUSTER KEYSLOT of `key`. */
+  async keySlotOf(key) {
+    const r = await this.nodes[0].command(["CLUSTER", "KEYSLOT", key]);
+    if (r instanceof Error) throw r;
+    return r;
+  }
+
+  /** Port of the master serving `slot` (from the slot map read at start). */
+  portForSlot(slot) {
+    const range = this.slots.find((r) => slot >= r.from && slot <= r.to);
+    if (!range) throw new Error(`no node serves slot ${slot}: ${JSON.stringify(this.slots)}`);
+    return range.port;
+  }
+
+  /** Port of the master owning the (sharded) channel `channel`. */
+  portFor(channel) {
+    return this.portForSlot(keySlot(channel));
+  }
+
+  /** Subscribers of the sharded channel `channel`, on the node owning it. */
+  shardNumsub(channel) {
+    return shardNumsubAt(this.portFor(channel), channel);
+  }
+
+  /** { port: SHARDNUMSUB } on every node (only the owner may have any). */
+  async shardNumsubByNode(channel) {
+    const out = {};
+    for (const n of this.nodes) out[n.port] = await shardNumsubAt(n.port, channel);
+    return out;
+  }
+
+  waitForShardNumsub(channel, n, timeoutMs = 5000) {
+    return waitForValue(`PUBSUB SHARDNUMSUB ${channel} on :${this.portFor(channel)}`, () => this.shardNumsub(channel), n, timeoutMs);
+  }
+
+  async stop() {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+
+  get output() {
+    return this.nodes.map((n) => `--- redis-server :${n.port}\n${n.output}`).join("\n");
   }
 }
 
@@ -605,6 +859,10 @@ class ClusterServer {
 
 module.exports = {
   RedisServer,
+  RedisCluster,
+  keySlot,
+  findRedisCli,
+  runRedisCli,
   RedisMonitor,
   ClusterServer,
   ManagedProcess,

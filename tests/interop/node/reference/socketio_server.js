@@ -13,6 +13,9 @@
 // With env REDIS_URL (e.g. redis://127.0.0.1:6379) the server joins a cluster
 // through @socket.io/redis-adapter 8.3 (classic pub/sub, `redis` 4.x client);
 // SERVER_NAME (default "node") is what it answers to "hello-servers".
+// REDIS_SHARDED=1: the sharded adapter (createShardedAdapter, Redis 7 SPUBLISH/SSUBSCRIBE) in
+// REDIS_SUBSCRIPTION_MODE (static, dynamic -- the default --, dynamic-private).
+// REDIS_CLUSTER=1: REDIS_URL is a node of a Redis Cluster (`redis` 4 createCluster clients).
 //
 //   REDIS_URL=redis://127.0.0.1:6379 SERVER_NAME=n1 PORT=3000 node reference/socketio_server.js
 
@@ -49,10 +52,16 @@ const io = new Server(httpServer, {
 /** The Redis clients when REDIS_URL is set (closed on shutdown). */
 const redisClients = [];
 
+const sharded = process.env.REDIS_SHARDED === "1";
+const redisCluster = process.env.REDIS_CLUSTER === "1";
+const subscriptionMode = process.env.REDIS_SUBSCRIPTION_MODE || "dynamic";
+
 async function useRedisAdapter() {
-  const { createClient } = require("redis");
-  const { createAdapter } = require("@socket.io/redis-adapter");
-  const pub = createClient({ url: redisUrl });
+  const { createClient, createCluster } = require("redis");
+  const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+  // REDIS_CLUSTER=1: REDIS_URL is one node of a Redis Cluster; the `redis` 4 cluster client finds
+  // the others (CLUSTER SLOTS) and routes each (sharded) channel to the node owning its slot.
+  const pub = redisCluster ? createCluster({ rootNodes: [{ url: redisUrl }] }) : createClient({ url: redisUrl });
   const sub = pub.duplicate();
   for (const [name, client] of [
     ["publisher", pub],
@@ -72,6 +81,16 @@ async function useRedisAdapter() {
     console.error(`socketio_server: unhandled rejection (Redis away?): ${err && err.message}`);
   });
   await Promise.all([pub.connect(), sub.connect()]);
+  if (sharded) {
+    // REDIS_SHARDED=1: Redis 7 sharded pub/sub (SPUBLISH/SSUBSCRIBE), socket.io-adapter's
+    // ClusterAdapter protocol. Its requests time out after socket.io-adapter's fixed 5 s (the
+    // sharded adapter has no requestsTimeout option), not the contract's 2 s.
+    if (!["static", "dynamic", "dynamic-private"].includes(subscriptionMode)) {
+      throw new Error(`invalid REDIS_SUBSCRIPTION_MODE ${JSON.stringify(subscriptionMode)}`);
+    }
+    io.adapter(createShardedAdapter(pub, sub, { subscriptionMode }));
+    return;
+  }
   // Cluster requests time out as in courier's test server (the contract's 2 s). socket.io 4.8 has
   // no per-call timeout for serverSideEmit (io.timeout() returns a BroadcastOperator, which has no
   // serverSideEmit), so the adapter's requestsTimeout is how "timeout 2000" is expressed.
@@ -289,7 +308,10 @@ let stopping = false;
   // Listen only once Redis is connected. The adapter subscribes asynchronously after that: a test
   // that needs the whole cluster waits for PUBSUB NUMSUB of "socket.io-request#/#" (as for courier).
   httpServer.listen(port, "127.0.0.1", () => {
-    console.error(`socketio_server: listening on 127.0.0.1:${port}${redisUrl ? ` (cluster via ${redisUrl}, name ${serverName})` : ""}`);
+    const how = redisUrl
+      ? ` (cluster via ${redisUrl}${redisCluster ? " (Redis Cluster)" : ""}${sharded ? `, sharded, ${subscriptionMode}` : ""}, name ${serverName})`
+      : "";
+    console.error(`socketio_server: listening on 127.0.0.1:${port}${how}`);
   });
 })();
 
