@@ -18,26 +18,13 @@
 using courier::detail::RedisConnection;
 using courier::detail::RedisReply;
 using courier::detail::RedisUrl;
+using redis_test::quiet;
 using redis_test::RedisServer;
 using redis_test::run_for;
 using redis_test::run_until;
 using namespace std::chrono_literals;
 
-#define REQUIRE_REDIS_SERVER()                                                    \
-  do {                                                                            \
-    if (!redis_test::redis_available()) {                                         \
-      WARN("skipped: " << redis_test::kRedisServer << " is not installed");      \
-      return;                                                                     \
-    }                                                                             \
-  } while (0)
-
 namespace {
-
-courier::Logger quiet() {
-  courier::Logger l;
-  l.level = courier::LogLevel::off;
-  return l;
-}
 
 std::shared_ptr<RedisConnection> make_connection(asio::io_context& io, const std::string& url, const std::string& name,
                                                  bool start = true) {

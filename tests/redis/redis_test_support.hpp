@@ -1,4 +1,6 @@
 #pragma once
+
+#include <courier/log.hpp>
 // Test support for the real-Redis tests: a redis-server child process on a free loopback port
 // (RAII, stopped by PID; killed with the test process), and bounded ways to drive an io_context.
 
@@ -211,4 +213,21 @@ inline void run_for(asio::io_context& io, std::chrono::milliseconds d) {
   }
 }
 
+}  // namespace redis_test
+
+/// redis-server is a required test dependency (scripts/install-deps.sh installs it): a test that
+/// needs it fails when it is missing instead of passing without testing anything.
+#define REQUIRE_REDIS_SERVER()                                                                   \
+  do {                                                                                           \
+    if (!redis_test::redis_available())                                                          \
+      FAIL(redis_test::kRedisServer << " is not installed: run scripts/install-deps.sh");       \
+  } while (0)
+
+namespace redis_test {
+/// A logger that keeps the tests' output quiet.
+inline courier::Logger quiet() {
+  courier::Logger l;
+  l.level = courier::LogLevel::off;
+  return l;
+}
 }  // namespace redis_test

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../child_process.hpp"
+
 #include <fcntl.h>
 #include <csignal>
 #include <sys/wait.h>
@@ -29,6 +31,8 @@ using courier::detail::EncodedPacket;
 using courier::detail::kDefaultMaxAttachments;
 using courier::detail::SioPacket;
 using courier::detail::SioType;
+
+using courier_test::exit_code_in_child;
 
 namespace {
 
@@ -102,28 +106,6 @@ void expect_error(std::string_view text, const std::vector<std::string>& binarie
 
 Value placeholder(int n) { return Value::object({{"_placeholder", true}, {"num", n}}); }
 
-// Runs `f` in a child process and returns its exit code (128 + signal number if it crashed), so a
-// crash (e.g. a stack overflow) fails one check instead of killing the whole test run.
-template <class F>
-int exit_code_in_child(F f) {
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // Plain crash, no report: undo Catch's fatal-signal handlers and silence the child's output.
-    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) std::signal(sig, SIG_DFL);
-    const int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-    }
-    _exit(f());
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 }  // namespace
 

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../child_process.hpp"
+
 #include <fcntl.h>
 #include <csignal>
 #include <sys/wait.h>
@@ -27,6 +29,8 @@ using courier::Member;
 using courier::Object;
 using courier::Value;
 
+using courier_test::exit_code_in_child;
+
 namespace {
 
 using namespace std::string_literals;
@@ -39,28 +43,6 @@ Value parsed(std::string_view text) {
   return v;
 }
 
-// Runs `f` in a child process and returns its exit code (128 + signal number if it crashed), so a
-// crash (e.g. a stack overflow) fails one check instead of killing the whole test run.
-template <class F>
-int exit_code_in_child(F f) {
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // Plain crash, no report: undo Catch's fatal-signal handlers and silence the child's output.
-    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) std::signal(sig, SIG_DFL);
-    const int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-    }
-    _exit(f());
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 }  // namespace
 

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../child_process.hpp"
+
 #include <fcntl.h>
 #include <csignal>
 #include <sys/wait.h>
@@ -31,6 +33,8 @@
 
 using courier::LocalTimer;
 using courier::TimerEvent;
+
+using courier_test::exit_code_in_child;
 
 namespace {
 
@@ -96,28 +100,6 @@ long rss_kib() {
 
 bool verbose() { return std::getenv("COURIER_TEST_VERBOSE") != nullptr; }
 
-// Runs `f` in a child process and returns its exit code (128 + signal number if it crashed), so a
-// crash (e.g. a stack overflow) fails one check instead of killing the whole test run.
-template <class F>
-int exit_code_in_child(F f) {
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // Plain crash, no report: undo Catch's fatal-signal handlers and silence the child's output.
-    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) std::signal(sig, SIG_DFL);
-    const int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-    }
-    _exit(f());
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
 
 }  // namespace
 
