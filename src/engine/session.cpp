@@ -224,13 +224,15 @@ void EngineSession::handle_poll(const std::shared_ptr<HttpExchange>& exchange) {
   auto core = core_.lock();
   if (!core) return;
   if (!is_open()) {
-    // Lingering after a forced close: deliver what was queued, then the close packet.
-    std::string payload;
-    for (const auto& p : write_buffer_) append_to_payload(p.type, p.data(), p.binary, payload);
-    write_buffer_.clear();
-    append_to_payload(PacketType::close, {}, false, payload);
+    // Lingering after a forced close: first what was queued, then (on the next poll) the close
+    // packet. Never both in one payload: socket.io-client handles a decoded packet on the next
+    // tick but a close packet at once, so "41" followed by "1" would read as "transport close".
     poll_ = exchange;
-    respond_poll(std::move(payload));
+    if (!write_buffer_.empty()) {
+      flush_poll();
+      return;
+    }
+    respond_poll("1");
     heartbeat_.cancel();
     core->remove_session(id_);
     return;
@@ -437,18 +439,14 @@ void EngineSession::close(CloseReason reason, std::string_view description, bool
   }
   auto core = core_.lock();
   bool linger = false;
+  // (A held poll never coexists with queued packets: queuing flushes it at once.)
   if (poll_) {
-    std::string payload;
-    if (reason == CloseReason::forced_close) {
-      for (const auto& p : write_buffer_) append_to_payload(p.type, p.data(), p.binary, payload);
-    }
     // The client closed: its held poll just ends (noop), as in Node. Otherwise tell it with "1".
-    append_to_payload(reason == CloseReason::transport_close ? PacketType::noop : PacketType::close, {}, false,
-                      payload);
     write_buffer_.clear();
-    respond_poll(std::move(payload));
+    respond_poll(reason == CloseReason::transport_close ? "6" : "1");
   } else if (allow_linger && !ws_ && reason == CloseReason::forced_close && transport() == TransportKind::polling) {
-    // Keep the sid known for one more poll so the client learns of the close ("1"), as Node does.
+    // Keep the sid known for the next polls so the client gets what was queued and then the close
+    // packet ("1"), as Node does.
     linger = true;
   }
   if (ws_) {
