@@ -132,6 +132,21 @@ class Proc:
             return None, time.monotonic() - t0
         return rc, time.monotonic() - t0
 
+    def fd_count(self):
+        try:
+            return len(os.listdir("/proc/%d/fd" % self.pid))
+        except OSError:
+            return None
+
+    def wait_fds_at_most(self, n, timeout):
+        """Waits until the process holds at most n descriptors; the last count seen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            c = self.fd_count()
+            if c is None or c <= n or time.monotonic() >= deadline:
+                return c
+            time.sleep(0.1)
+
     def rss_kb(self):
         try:
             with open("/proc/%d/status" % self.pid) as f:
@@ -498,14 +513,17 @@ def scenario_storm(tools, checks):
         "--connect-timeout", 60, "--src-addrs", 4])
     if not checks.check(fan.wait_text("@phase connected", 70), "steady clients never all connected: " + fan.tail()):
         return
-    rss_before = srv.rss_kb()
     time.sleep(2)
+    rss_before = srv.rss_kb()
+    fds_before = srv.fd_count()
     t_storm = time.monotonic()
     storm = start_loadgen(tools, "storm", "storm", srv.port, [
         "--clients", a.storm_clients, "--duration", storm_deadline, "--src-addrs", 16])
     sres, serr = loadgen_result(storm, storm_deadline + 40)
     t_storm_done = time.monotonic()
     storm_end = t_storm_done - t_storm
+    # The 10,000 storm sessions ended with RSTs: their descriptors must all be released.
+    fds_after = srv.wait_fds_at_most(fds_before + 20, 15)
     fres, ferr = loadgen_result(fan, steady_s + 100)
     steady_end = fan.t_spawn + (phase_time(fan, "measure_end") or 0)
     sampler.stop()
@@ -521,7 +539,11 @@ def scenario_storm(tools, checks):
     checks.note("steady", fanout_summary(fres))
     checks.note("server_rss_kb", {"before_storm": rss_before, "peak": sampler.peak[srv.label],
                                   "after": sampler.last[srv.label]})
+    checks.note("server_fds", {"before_storm": fds_before, "after_storm": fds_after})
     check_storm(checks, "storm", sres, serr, a.storm_clients)
+    checks.check(fds_after is not None and fds_after <= fds_before + 20,
+                 "the server still holds %s descriptors 15 s after the storm's clients left (%d before)"
+                 % (fds_after, fds_before))
     check_fanout(checks, "steady broadcast during the storm", fres, ferr, a.steady_clients)
     # The storm (and its 10,000 RSTs) really happened inside the steady broadcast's window.
     checks.check(t_storm_done < steady_end, "the storm ended %.1f s after the steady broadcast: the run proves "
@@ -883,13 +905,15 @@ def scenario_garbage(tools, checks):
         return
     time.sleep(2)
     rss_base = srv.rss_kb()
+    fds_base = srv.fd_count()
     sampler.mark()
     t0 = time.monotonic()
     stats = asyncio.run(garbage_storm(srv.port, a.garbage_clients, garbage_s, a.seed, heartbeat_s))
     garbage_took = time.monotonic() - t0
     rss_peak = sampler.window().get(srv.label, 0)
     alive_after_garbage = srv.alive()
-    time.sleep(3)
+    # Every garbage connection ended (aborted by us or closed by the server): all released.
+    fds_after = srv.wait_fds_at_most(fds_base + 5, 10)
     rss_after = srv.rss_kb()
     # New clients are still accepted (while the steady broadcast is still running).
     new = start_loadgen(tools, "new-clients", "storm", srv.port, ["--clients", 500, "--duration", 30])
@@ -906,7 +930,10 @@ def scenario_garbage(tools, checks):
     checks.note("server_rss_kb", {"baseline": rss_base, "peak_during_garbage": rss_peak, "after": rss_after})
     checks.note("new_clients_after", nres and nres["connect"])
     checks.note("server_log_lines", {"total": log.count("\n"), "warn": log.count("[warn]"), "error": log.count("[error]")})
+    checks.note("server_fds", {"before_garbage": fds_base, "after_garbage": fds_after})
     checks.check(alive_after_garbage, "the server died under garbage: " + srv.tail())
+    checks.check(fds_after is not None and fds_after <= fds_base + 5,
+                 "the server still holds %s descriptors 10 s after the garbage (%d before)" % (fds_after, fds_base))
     checks.check(runs >= a.garbage_clients, "only %d garbage connections were made" % runs)
     checks.check(len(stats) == len(garbage_cases(random.Random(0), 0)),
                  "only %d garbage cases ran: %s" % (len(stats), sorted(stats)))
