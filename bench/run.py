@@ -704,7 +704,7 @@ METRICS = {
 }
 METRICS["polling"] = METRICS["fanout"]
 METRICS["fanout-cluster"] = METRICS["fanout"][:-3] + [
-    ("redis_cpu_util", "Redis CPU", "{:.0%}"), ("cluster_cpu_us_per_delivery", "servers + Redis CPU/delivery (µs)", "{:.3f}"),
+    ("redis_cpu_util", "Redis CPU", "{:.1%}"), ("cluster_cpu_us_per_delivery", "servers + Redis CPU/delivery (µs)", "{:.3f}"),
     ("remote_share", "delivered via Redis", "{:.0%}")] + METRICS["fanout"][-2:]
 SCENARIO_TITLE = {"storm": "Storm (N clients connect at once)", "idle": "Idle connections (memory)",
                   "fanout": "Fan-out (one publisher, one room)", "echo": "Echo (acked events)",
