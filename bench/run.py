@@ -637,6 +637,15 @@ def ensure_node():
     subprocess.run(["npm", "ci", "--prefix", str(NODE_REF), "--no-audit", "--no-fund", "--loglevel=error"], check=True)
 
 
+def loadavg():
+    """The 1, 5 and 15 minute load averages (strings, as /proc/loadavg has them), or None."""
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[:3]
+    except OSError:
+        return None
+
+
 def machine_info(build_dir):
     cpu = ""
     try:
@@ -674,11 +683,7 @@ def machine_info(build_dir):
         pass
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     info["git"] = rev.stdout.strip()
-    try:
-        with open("/proc/loadavg") as f:
-            info["loadavg_at_start"] = f.read().split()[:3]
-    except OSError:
-        pass
+    info["loadavg_at_start"] = loadavg()
     return info
 
 
@@ -787,6 +792,9 @@ def table(data, label="", placeholder=False):
     nrounds = max((len(v) for v in rounds.values()), default=0)
     bad = [r for r in runs if not r["ok"]]
     foot = f"Medians of {nrounds} round(s) per server{label}."
+    loads = [float(r["loadavg_before"][0]) for r in runs if r.get("loadavg_before")]
+    if loads:
+        foot += f" 1-minute load average before the runs: {min(loads):.1f} to {max(loads):.1f} (2 cores)."
     if flagged:
         foot += (" ‡: core 1 (the load generator's) was ≥ 90 % busy in the measured window: that figure is"
                  " bounded by the load generator (or by other load on the machine), the server may go faster.")
@@ -959,7 +967,9 @@ def main():
             k = (rnd - 1) % len(ss) if ss else 0
             for s in ss[k:] + ss[:k]:
                 t0 = time.monotonic()
+                load = loadavg()
                 rec = one_run(args, c, s, rnd, paths, args.port, logdir)
+                rec["loadavg_before"] = load  # the machine may be shared: say how busy it was
                 rec["wall_s"] = round(time.monotonic() - t0, 2)
                 data["runs"].append(rec)
                 brief = ", ".join(f"{k2}={v:.4g}" if isinstance(v, float) else f"{k2}={v}"
