@@ -380,6 +380,10 @@ def derive(case, res, phases, base, cores=(None, None)):
             d["redis_cpu_util"] = rcpu / (rb["t"] - ra["t"])
             if cpu is not None and f.get("window_deliveries"):
                 d["cluster_cpu_us_per_delivery"] = (cpu + rcpu) / f["window_deliveries"] * 1e6
+                # throughput per core actually used: on a shared machine the servers get a varying
+                # share of core 0, so this compares the two clusters better than msgs/s does
+                if cpu + rcpu > 0:
+                    d["deliveries_per_cpu_s"] = f["window_deliveries"] / (cpu + rcpu)
         by_port = f.get("delivered_by_port")
         if by_port and len(by_port) > 1 and f.get("delivered"):
             # share of the deliveries made by the instance the publisher is not connected to
@@ -710,6 +714,7 @@ METRICS = {
 METRICS["polling"] = METRICS["fanout"]
 METRICS["fanout-cluster"] = METRICS["fanout"][:-3] + [
     ("redis_cpu_util", "Redis CPU", "{:.1%}"), ("cluster_cpu_us_per_delivery", "servers + Redis CPU/delivery (µs)", "{:.3f}"),
+    ("deliveries_per_cpu_s", "delivered per CPU-second (servers + Redis)", "{:,.0f}"),
     ("remote_share", "delivered via Redis", "{:.0%}")] + METRICS["fanout"][-2:]
 SCENARIO_TITLE = {"storm": "Storm (N clients connect at once)", "idle": "Idle connections (memory)",
                   "fanout": "Fan-out (one publisher, one room)", "echo": "Echo (acked events)",
