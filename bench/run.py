@@ -205,6 +205,12 @@ def listening(port):
     return any("LISTEN" in line for line in out.splitlines())
 
 
+def listener_pids(port):
+    """PIDs owning a LISTEN socket on the port (ss -p; empty when ss may not show them)."""
+    out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return {int(p) for p in re.findall(r"pid=(\d+)", out)}
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -232,7 +238,11 @@ class Server:
             if self.proc.poll() is not None:
                 return False
             if listening(self.port):
-                return True
+                # On a shared machine another harness may use the same port: the listener must be
+                # the process started here (when ss can tell), or the run would measure a stranger.
+                owners = listener_pids(self.port)
+                if not owners or self.pid in owners:
+                    return True
             time.sleep(0.05)
         return False
 
@@ -951,7 +961,7 @@ def main():
     mode = "smoke" if args.smoke else "full"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out) if args.out else RESULTS / f"{mode}-{stamp}.json"
+    out = Path(args.out).resolve() if args.out else RESULTS / f"{mode}-{stamp}.json"
     logdir = RESULTS / "logs" / f"{mode}-{stamp}"
     logdir.mkdir(parents=True, exist_ok=True)
     meta = {"mode": mode, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
