@@ -45,7 +45,7 @@
 /// Redis is away.
 ///
 /// ## Redis layout (all under one hash tag, so a Redis Cluster keeps them on one slot)
-/// `{prefix}:due` (zset key -> due ms), `{prefix}:lease` (zset key -> lease end ms),
+/// `{prefix}:due` (zset key -> due µs), `{prefix}:lease` (zset key -> lease end µs),
 /// `{prefix}:data` (hash key -> generation, attempt, claim fence, payload), `{prefix}:fence`
 /// (counter), channel `{prefix}:wake`. With a Redis Cluster, point `url` at the master that owns
 /// the slot of `{prefix}` (MOVED redirections are not followed). Redis 5 or newer (scripts call

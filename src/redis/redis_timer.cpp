@@ -28,12 +28,13 @@ namespace {
 
 // Timer data in the hash: "<generation> <attempt> <claim fence> <payload>". The generation is a
 // fence value taken by the schedule (so it changes on every replace); the claim fence is 0 until
-// the timer is claimed. Lua numbers are doubles: integers print exactly up to 1e14, far beyond any
-// counter here, and milliseconds since 1970 stay exact too.
+// the timer is claimed. Times are microseconds of Redis's clock: Lua numbers are doubles, exact
+// for integers up to 2^53 (year 2255 in microseconds); Redis passes numbers to commands exactly.
+// `..` prints with 14 digits, so only counters (far below 1e14) are concatenated.
 constexpr const char* kLuaPrelude = R"lua(
-local function now_ms()
+local function now_us()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local function parse(v)
   local a = string.find(v, ' ', 1, true)
@@ -43,11 +44,11 @@ local function parse(v)
 end
 )lua";
 
-// KEYS: due, lease, data, fence. ARGV: key, delay ms, payload, wake channel.
+// KEYS: due, lease, data, fence. ARGV: key, delay µs, payload, wake channel.
 // Replaces any pending or claimed timer of the key (a claimed one's ack then finds a newer
 // generation and deletes nothing). Wakes the instances when the key became the earliest.
 constexpr const char* kSchedule = R"lua(
-local now = now_ms()
+local now = now_us()
 local delay = tonumber(ARGV[2])
 local gen = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[3], ARGV[1], gen .. ' 0 0 ' .. ARGV[3])
@@ -68,11 +69,11 @@ return redis.call('HDEL', KEYS[3], ARGV[1])
 // KEYS: due, lease, data, fence. ARGV: batch size, lease ms.
 // Claims up to a batch: first timers whose lease ended without an ack (their instance died), then
 // due ones. Each claim takes the next fence and counts an attempt. Returns
-// {ms until the next due time or lease end (-1: none), key, payload, attempt, fence, ...}.
+// {µs until the next due time or lease end (-1: none), key, payload, attempt, fence, ...}.
 constexpr const char* kClaim = R"lua(
-local now = now_ms()
+local now = now_us()
 local n = tonumber(ARGV[1])
-local lease_end = now + tonumber(ARGV[2])
+local lease_end = now + tonumber(ARGV[2]) * 1000
 local out = {-1}
 local function claim(k, from_due)
   local v = redis.call('HGET', KEYS[3], k)
@@ -286,14 +287,14 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
                   });
       return;
     }
-    auto delay = op.delay;
+    std::chrono::microseconds delay = op.delay;
     if (op.deadline) {
       const auto left = *op.deadline - Sys::now();
-      delay = left <= Sys::duration::zero() ? std::chrono::milliseconds(0)
-                                           : std::chrono::ceil<std::chrono::milliseconds>(left);
+      delay = left <= Sys::duration::zero() ? std::chrono::microseconds(0)
+                                           : std::chrono::ceil<std::chrono::microseconds>(left);
     }
     // Far-future deadlines are clamped to a century so that Redis's scores stay exact.
-    constexpr std::chrono::milliseconds kMaxDelay(100LL * 365 * 24 * 3600 * 1000);
+    constexpr std::chrono::microseconds kMaxDelay(100LL * 365 * 24 * 3600 * 1000000);
     if (delay > kMaxDelay) delay = kMaxDelay;
     schedule_.run(cmd_, keys4(), {key, std::to_string(delay.count()), op.payload, wake_channel_},
                   [weak, key, op](std::error_code ec, RedisReply r) mutable {
@@ -345,6 +346,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
   void claim() {
     if (closed_ || !handler_ || claim_in_flight_ || !cmd_->ready()) return;
     claim_in_flight_ = true;
+    claim_sent_at_ = Steady::now();
     wake_during_claim_.reset();
     ++stats_.claims;
     std::weak_ptr<RedisTimerImpl> weak = shared_from_this();
@@ -397,15 +399,16 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       });
       return;
     }
-    std::optional<Steady::duration> next;
-    if (r.elements[0].integer >= 0) next = std::chrono::milliseconds(r.elements[0].integer);
-    if (wake_during_claim_ && (!next || *wake_during_claim_ < Steady::now() + *next)) {
-      arm_at(*wake_during_claim_, true);
-    } else if (next) {
-      arm_at(Steady::now() + *next, true);
-    } else {
+    // "next" is counted from Redis's now during the script, somewhere between sending and now:
+    // counting from the send errs early (a claim that finds nothing yet just re-arms), never late
+    // by the reply's latency and the handlers' run time.
+    std::optional<Steady::time_point> next;
+    if (r.elements[0].integer >= 0) next = claim_sent_at_ + std::chrono::microseconds(r.elements[0].integer);
+    if (wake_during_claim_ && (!next || *wake_during_claim_ < *next)) next = wake_during_claim_;
+    if (next)
+      arm_at(*next, true);
+    else
       disarm();
-    }
   }
 
   void send_acks(std::vector<std::string> acks) {
@@ -448,9 +451,9 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     ++stats_.wakes;
     const std::string& text = r.elements[2].str;
     char* end = nullptr;
-    const long long ms = std::strtoll(text.c_str(), &end, 10);
-    if (end == text.c_str() || ms < 0) return;
-    const auto at = Steady::now() + std::chrono::milliseconds(ms);
+    const long long us = std::strtoll(text.c_str(), &end, 10);
+    if (end == text.c_str() || us < 0) return;
+    const auto at = Steady::now() + std::chrono::microseconds(us);
     if (claim_in_flight_) {
       // The claim's reply may predate this schedule: remember it so that reply cannot arm later.
       if (!wake_during_claim_ || at < *wake_during_claim_) wake_during_claim_ = at;
@@ -506,6 +509,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
   std::function<void(const TimerEvent&)> handler_;
   bool closed_ = false;
   bool claim_in_flight_ = false;
+  Steady::time_point claim_sent_at_{};
   std::optional<Steady::time_point> wake_during_claim_;
   bool armed_ = false;
   Steady::time_point armed_for_{};
