@@ -210,7 +210,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       send(std::move(key), std::move(op));
       return;
     }
-    enqueue(std::move(key), std::move(op), false);
+    enqueue(std::move(key), std::move(op));
   }
 
   void set_handler(std::function<void(const TimerEvent&)> h) {
@@ -259,12 +259,14 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     if (options_.on_error) options_.on_error(ec, key);
   }
 
-  // Keeps the last operation per key, in the order keys were first queued. `retry` marks an
-  // operation that was in flight when the connection broke: a newer one of the same key wins.
-  void enqueue(std::string key, Op op, bool retry) {
+  // Keeps the last operation per key, in the order keys were first queued. Calls come in the
+  // order the operations were issued: the operations that were in flight when the connection
+  // broke are handed back (in send order) before any later call can queue, so the later call is
+  // always the newer word.
+  void enqueue(std::string key, Op op) {
     auto it = queue_.find(key);
     if (it != queue_.end()) {
-      if (!retry) it->second.op = std::move(op);
+      it->second.op = std::move(op);
       return;
     }
     if (queue_.size() >= options_.max_queued) {
@@ -307,7 +309,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     if (ec) {
       // The connection broke with it in flight: it may or may not have been applied. Sending it
       // again is safe for a cancel and at-least-once for a schedule (documented).
-      enqueue(std::move(key), std::move(op), true);
+      enqueue(std::move(key), std::move(op));
       return;
     }
     if (r.type == RedisReply::Type::error) {

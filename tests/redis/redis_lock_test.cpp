@@ -130,16 +130,17 @@ TEST_CASE("RedisLock: leases expire, extend renews, a stale token cannot touch t
   RedisLock a(io, options(server));
   RedisLock b(io, options(server));
 
-  auto held = lock(io, a, "k", 150ms);
+  // Generous margins: a loaded machine may stall the loop for tens of milliseconds.
+  auto held = lock(io, a, "k", 500ms);
   REQUIRE_FALSE(held.ec);
-  for (int i = 0; i < 4; ++i) {
-    run_for(io, 80ms);
-    REQUIRE_FALSE(extend(io, a, held.token, 150ms));
+  for (int i = 0; i < 5; ++i) {
+    run_for(io, 150ms);
+    REQUIRE_FALSE(extend(io, a, held.token, 500ms));
   }
-  // 320 ms later than its first ttl, still held thanks to extend.
-  CHECK(lock(io, b, "k", 150ms).ec == make_error_code(errc::lock_busy));
+  // 250 ms later than its first ttl, still held thanks to extend.
+  CHECK(lock(io, b, "k", 500ms).ec == make_error_code(errc::lock_busy));
 
-  run_for(io, 250ms);  // no more extensions: it expires
+  run_for(io, 700ms);  // no more extensions: it expires
   auto next = lock(io, b, "k", 10s);
   REQUIRE_FALSE(next.ec);
   CHECK(next.token.fence > held.token.fence);
@@ -148,7 +149,7 @@ TEST_CASE("RedisLock: leases expire, extend renews, a stale token cannot touch t
   CHECK(lock(io, a, "k", 10s).ec == make_error_code(errc::lock_busy));
 }
 
-TEST_CASE("RedisLock: while Redis is away calls wait connect_wait, then fail; they succeed once it is back",
+TEST_CASE("RedisLock: while Redis is away calls wait connect_wait, then fail, and they succeed once it is back",
           "[redis][lock]") {
   REQUIRE_REDIS_SERVER();
   RedisServer server;
@@ -183,7 +184,7 @@ TEST_CASE("RedisLock: while Redis is away calls wait connect_wait, then fail; th
   CHECK(r->token);
 }
 
-TEST_CASE("RedisLock: contending instances on their own threads never overlap; stale holders are fenced off",
+TEST_CASE("RedisLock: contending instances on their own threads never overlap, and stale holders are fenced off",
           "[redis][lock]") {
   REQUIRE_REDIS_SERVER();
   RedisServer server;

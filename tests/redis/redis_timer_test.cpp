@@ -192,7 +192,7 @@ TEST_CASE("RedisTimer: each timer fires once across three instances, attempt 1, 
   CHECK(per_instance.size() >= 2);
 }
 
-TEST_CASE("RedisTimer: replace by key from another instance moves deadline and payload; cancel stops it",
+TEST_CASE("RedisTimer: replace by key from another instance moves deadline and payload, and cancel stops it",
           "[redis][timer]") {
   REQUIRE_REDIS_SERVER();
   Cluster c;
@@ -381,7 +381,7 @@ TEST_CASE("RedisTimer: a new earliest timer wakes idle instances (no polling nee
   CHECK(idle.timer->stats().wakes >= 1);
 }
 
-TEST_CASE("RedisTimer: an instance without a handler never claims; setting one starts it", "[redis][timer]") {
+TEST_CASE("RedisTimer: an instance without a handler never claims, and setting one starts it", "[redis][timer]") {
   REQUIRE_REDIS_SERVER();
   Cluster c;
   auto& a = c.add("a", false);
