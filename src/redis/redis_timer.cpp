@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <deque>
 #include <list>
 #include <optional>
 #include <stdexcept>
@@ -44,18 +45,17 @@ local function parse(v)
 end
 )lua";
 
-// KEYS: due, lease, data, fence. ARGV: key, delay µs, payload, wake channel.
+// KEYS: due, lease, data, fence. ARGV: key, due time (µs of Redis's clock), payload, wake channel.
 // Replaces any pending or claimed timer of the key (a claimed one's ack then finds a newer
 // generation and deletes nothing). Wakes the instances when the key became the earliest.
 constexpr const char* kSchedule = R"lua(
-local now = now_us()
-local delay = tonumber(ARGV[2])
+local due = tonumber(ARGV[2])
 local gen = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[3], ARGV[1], gen .. ' 0 0 ' .. ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[1], now + delay, ARGV[1])
+redis.call('ZADD', KEYS[1], due, ARGV[1])
 local first = redis.call('ZRANGE', KEYS[1], 0, 0)
-if first[1] == ARGV[1] then redis.call('PUBLISH', ARGV[4], delay) end
+if first[1] == ARGV[1] then redis.call('PUBLISH', ARGV[4], math.max(0, due - now_us())) end
 return gen
 )lua";
 
@@ -197,16 +197,15 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
 
   struct Op {
     bool cancel = false;
-    std::optional<Sys::time_point> deadline;  // schedule(): delay computed when sent
-    std::chrono::milliseconds delay{0};       // schedule_in(): delay from when it reaches Redis
+    Sys::time_point deadline{};  // on this instance's clock; turned into Redis's when sent
     std::string payload;
   };
 
   void submit(std::string key, Op op) {
     if (closed_) return;
     // Behind a non-empty queue an operation waits its turn, so a queued older operation on the
-    // same key can never overtake it.
-    if (cmd_->ready() && queue_.empty()) {
+    // same key can never overtake it. Schedules also wait for the clock offset to Redis.
+    if (cmd_->ready() && clock_synced_ && queue_.empty()) {
       send(std::move(key), std::move(op));
       return;
     }
@@ -289,16 +288,16 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
                   });
       return;
     }
-    std::chrono::microseconds delay = op.delay;
-    if (op.deadline) {
-      const auto left = *op.deadline - Sys::now();
-      delay = left <= Sys::duration::zero() ? std::chrono::microseconds(0)
-                                           : std::chrono::ceil<std::chrono::microseconds>(left);
-    }
+    // The deadline in Redis's clock: this instance's deadline plus the measured offset. Not a delay
+    // added to Redis's now when the script runs: a long pipeline (a burst of schedules) would
+    // then push every deadline back by its time in the queue.
+    const auto now = Sys::now();
     // Far-future deadlines are clamped to a century so that Redis's scores stay exact.
     constexpr std::chrono::microseconds kMaxDelay(100LL * 365 * 24 * 3600 * 1000000);
-    if (delay > kMaxDelay) delay = kMaxDelay;
-    schedule_.run(cmd_, keys4(), {key, std::to_string(delay.count()), op.payload, wake_channel_},
+    auto deadline = op.deadline;
+    if (deadline > now && deadline - now > kMaxDelay) deadline = now + kMaxDelay;
+    const long long due = std::chrono::duration_cast<std::chrono::microseconds>(deadline.time_since_epoch()).count() + offset_us_;
+    schedule_.run(cmd_, keys4(), {key, std::to_string(due), op.payload, wake_channel_},
                   [weak, key, op](std::error_code ec, RedisReply r) mutable {
                     if (auto self = weak.lock()) self->on_op_reply(std::move(key), std::move(op), ec, r);
                   });
@@ -331,7 +330,16 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     ack_.load(*cmd_);
     // Acknowledgements first: they only delete what they claimed, and they spare re-deliveries.
     flush_acks();
-    while (!queue_.empty() && cmd_->ready()) {
+    claim_in_flight_ = false;  // a claim sent on the old connection was answered with an error
+    claim();
+    // Queued operations go once the clock offset is known (it may have changed: a new Redis).
+    clock_synced_ = false;
+    clock_samples_.clear();
+    sync_clock();
+  }
+
+  void flush_queue() {
+    while (!queue_.empty() && cmd_->ready() && clock_synced_) {
       std::string key = std::move(order_.front());
       order_.pop_front();
       auto it = queue_.find(key);
@@ -339,8 +347,38 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       queue_.erase(it);
       send(std::move(key), std::move(op));
     }
-    claim_in_flight_ = false;  // a claim sent on the old connection was answered with an error
-    claim();
+  }
+
+  // Measures offset = Redis's clock - this instance's clock with TIME, NTP-style (the midpoint of
+  // the round trip), keeping the sample with the shortest round trip of the last few: its error is
+  // at most half that round trip. Done at every connect and every safety poll, to follow drift.
+  void sync_clock() {
+    const auto sent = Sys::now();
+    std::weak_ptr<RedisTimerImpl> weak = shared_from_this();
+    cmd_->command({"TIME"}, [weak, sent](std::error_code ec, RedisReply r) {
+      auto self = weak.lock();
+      if (!self || self->closed_ || ec) return;
+      const auto received = Sys::now();
+      if (r.type != RedisReply::Type::array || r.elements.size() != 2) {
+        self->log(LogLevel::warn, "unexpected reply to TIME");
+        return;
+      }
+      const long long redis_us = std::atoll(r.elements[0].str.c_str()) * 1000000LL + std::atoll(r.elements[1].str.c_str());
+      const auto micros = [](Sys::time_point t) {
+        return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+      };
+      const long long rtt = micros(received) - micros(sent);
+      const long long mid = micros(sent) + rtt / 2;
+      self->clock_samples_.push_back({rtt, redis_us - mid});
+      constexpr std::size_t kSamples = 8;
+      if (self->clock_samples_.size() > kSamples) self->clock_samples_.pop_front();
+      const auto best = std::min_element(self->clock_samples_.begin(), self->clock_samples_.end());
+      self->offset_us_ = best->second;
+      if (!self->clock_synced_) {
+        self->clock_synced_ = true;
+        self->flush_queue();
+      }
+    });
   }
 
   // ---- claiming and firing -----------------------------------------------------------------------
@@ -491,6 +529,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       auto self = weak.lock();
       if (!self || self->closed_) return;
       self->claim();
+      if (self->cmd_->ready()) self->sync_clock();
       self->arm_poll();
     });
   }
@@ -511,6 +550,9 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
   std::function<void(const TimerEvent&)> handler_;
   bool closed_ = false;
   bool claim_in_flight_ = false;
+  bool clock_synced_ = false;                          // offset_us_ measured on this connection
+  long long offset_us_ = 0;                            // Redis's clock minus this instance's
+  std::deque<std::pair<long long, long long>> clock_samples_;  // (round trip, offset) in µs
   Steady::time_point claim_sent_at_{};
   std::optional<Steady::time_point> wake_during_claim_;
   bool armed_ = false;
@@ -551,7 +593,9 @@ void RedisTimer::schedule(std::string key, Clock::time_point deadline, std::stri
 
 void RedisTimer::schedule_in(std::string key, std::chrono::milliseconds delay, std::string payload) {
   detail::RedisTimerImpl::Op op;
-  op.delay = std::max(delay, std::chrono::milliseconds(0));
+  // Far futures are clamped when sent; here only the overflow of now + delay is avoided.
+  constexpr std::chrono::hours kCentury(24 * 365 * 100);
+  op.deadline = Clock::now() + std::min<Clock::duration>(std::max(delay, std::chrono::milliseconds(0)), kCentury);
   op.payload = std::move(payload);
   impl_->run([impl = impl_, k = std::move(key), op = std::move(op)]() mutable { impl->submit(std::move(k), std::move(op)); });
 }
