@@ -29,7 +29,8 @@
 ///   end), and a cancel that reaches Redis after the claim cannot stop that delivery.
 /// - **Time** is Redis's: due times and leases are compared with `TIME` inside the scripts. Each
 ///   instance measures the offset between its clock and Redis's (TIME round trips at each connect
-///   and each safety poll, keeping the one with the shortest round trip: error under half of it)
+///   and each safety poll, keeping the one with the shortest round trip, rounded so that a timer
+///   fires late by up to that round trip rather than early)
 ///   and sends deadlines in Redis's clock, so clock skew between instances changes neither which
 ///   instance fires nor when (a deadline means "this long from now" on the instance that set it),
 ///   and a burst of schedules waiting in the pipeline is not pushed back by its time in the queue.

@@ -349,9 +349,11 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     }
   }
 
-  // Measures offset = Redis's clock - this instance's clock with TIME, NTP-style (the midpoint of
-  // the round trip), keeping the sample with the shortest round trip of the last few: its error is
-  // at most half that round trip. Done at every connect and every safety poll, to follow drift.
+  // Measures offset = Redis's clock - this instance's clock with TIME. Redis read its clock
+  // somewhere within the round trip; taking the send time as that moment gives the largest offset
+  // the sample allows, so a timer may fire late by up to the round trip but never early. The
+  // sample with the shortest round trip of the last few wins. Done at every connect and every
+  // safety poll, to follow drift.
   void sync_clock() {
     const auto sent = Sys::now();
     std::weak_ptr<RedisTimerImpl> weak = shared_from_this();
@@ -368,8 +370,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
         return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
       };
       const long long rtt = micros(received) - micros(sent);
-      const long long mid = micros(sent) + rtt / 2;
-      self->clock_samples_.push_back({rtt, redis_us - mid});
+      self->clock_samples_.push_back({rtt, redis_us - micros(sent)});
       constexpr std::size_t kSamples = 8;
       if (self->clock_samples_.size() > kSamples) self->clock_samples_.pop_front();
       const auto best = std::min_element(self->clock_samples_.begin(), self->clock_samples_.end());
