@@ -126,7 +126,9 @@ class RedisTimerImpl;
 /// Thread-safety: every member is safe from any thread (work is posted to the io_context, which
 /// must be run by one thread). stats() and queued() are exact on that thread. Destroying it (or
 /// close()) stops claiming; timers it had claimed and not yet acknowledged are re-delivered by
-/// another instance after their lease.
+/// another instance after their lease. No handler call starts after the destructor began (one
+/// already running on the io_context's thread finishes: destroy it on that thread, or once the
+/// io_context stopped, when the handler uses state destroyed with it).
 class RedisTimer final : public Timer {
  public:
   /// Connects (asynchronously) on `io`. Throws std::invalid_argument on a malformed options.url.

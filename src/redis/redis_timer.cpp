@@ -11,6 +11,7 @@
 #include <asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <list>
@@ -226,7 +227,11 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     return s;
   }
 
+  /// From any thread: no handler call starts after this (the destructor's first step).
+  void close_soon() noexcept { closing_ = true; }
+
   void shutdown() {
+    closing_ = true;
     if (closed_) return;
     closed_ = true;
     stats_.dropped += queue_.size();
@@ -243,7 +248,6 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
  private:
   struct Queued {
     Op op;
-    std::list<std::string>::iterator pos;
   };
 
   std::vector<std::string> keys4() const { return {due_key_, lease_key_, data_key_, fence_key_}; }
@@ -275,8 +279,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       return;
     }
     order_.push_back(key);
-    auto pos = std::prev(order_.end());
-    queue_.emplace(std::move(key), Queued{std::move(op), pos});
+    queue_.emplace(std::move(key), Queued{std::move(op)});
   }
 
   void send(std::string key, Op op) {
@@ -409,7 +412,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     // cleared while the claim was in flight) nothing is delivered or acknowledged: the timers are
     // re-delivered after their lease.
     const auto handler = handler_;
-    if (!handler) return;
+    if (!handler || closing_) return;
     std::vector<std::string> acks;
     acks.reserve(n * 2);
     for (std::size_t i = 0; i < n; ++i) {
@@ -428,7 +431,9 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       } catch (...) {
         log(LogLevel::error, "on_fire handler threw for '" + key.str + "'");
       }
-      if (closed_) return;  // the handler closed the timer: what is not acknowledged is re-delivered
+      // The handler closed the timer (or another thread is destroying it): what is not
+      // acknowledged is re-delivered.
+      if (closed_ || closing_) return;
       acks.push_back(std::move(key.str));
       acks.push_back(std::to_string(fence));
     }
@@ -550,6 +555,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
 
   std::function<void(const TimerEvent&)> handler_;
   bool closed_ = false;
+  std::atomic<bool> closing_{false};  // set by the destructor on any thread
   bool claim_in_flight_ = false;
   bool clock_synced_ = false;                          // offset_us_ measured on this connection
   long long offset_us_ = 0;                            // Redis's clock minus this instance's
@@ -578,6 +584,7 @@ RedisTimer::RedisTimer(asio::io_context& io, RedisTimerOptions options) {
 }
 
 RedisTimer::~RedisTimer() {
+  impl_->close_soon();
   if (impl_->io_stopped_or_here()) {
     impl_->shutdown();
   } else {
