@@ -21,6 +21,8 @@
 #include <courier/error.hpp>
 #include <courier/redis_lock.hpp>
 
+#include "redis/redis_cluster.hpp"
+#include "redis/redis_connection.hpp"
 #include "redis_test_support.hpp"
 
 using courier::errc;
@@ -120,6 +122,22 @@ TEST_CASE("RedisLock: one holder per key across instances, growing fences, compa
 
   // An empty token holds nothing.
   CHECK(unlock(io, a, LockToken{}) == make_error_code(errc::lock_not_held));
+
+  // Every key lives under one hash tag: one Redis Cluster slot, as the scripts require.
+  courier::detail::RedisUrl u;
+  REQUIRE(courier::detail::RedisUrl::parse(server.url(), u));
+  auto probe = std::make_shared<courier::detail::RedisConnection>(io, u, "probe", quiet());
+  probe->start();
+  REQUIRE(run_until(io, [&] { return probe->ready(); }, 2000ms));
+  std::optional<courier::detail::RedisReply> keys;
+  probe->command({"KEYS", "*"}, [&](std::error_code, courier::detail::RedisReply r) { keys = std::move(r); });
+  REQUIRE(run_until(io, [&] { return keys.has_value(); }, 2000ms));
+  REQUIRE(keys->elements.size() == 3);  // two locks and the fence counter
+  for (const auto& k : keys->elements) {
+    INFO(k.str);
+    CHECK(courier::detail::key_slot(k.str) == courier::detail::key_slot("{locktest}"));
+  }
+  probe->close();
 }
 
 TEST_CASE("RedisLock: leases expire, extend renews, a stale token cannot touch the new holder", "[redis][lock]") {

@@ -19,6 +19,7 @@
 #include <courier/error.hpp>
 #include <courier/redis_timer.hpp>
 
+#include "redis/redis_cluster.hpp"
 #include "redis/redis_connection.hpp"
 #include "redis_test_support.hpp"
 
@@ -462,4 +463,23 @@ TEST_CASE("RedisTimer: a malformed URL is refused at construction", "[timer]") {
   RedisTimerOptions o;
   o.url = "http://nope";
   CHECK_THROWS_AS(RedisTimer(io, o), std::invalid_argument);
+}
+
+TEST_CASE("RedisTimer and its scripts keep every key on one Redis Cluster slot (one hash tag)", "[redis][timer]") {
+  REQUIRE_REDIS_SERVER();
+  Cluster c;
+  auto& a = c.add("a", false);
+  REQUIRE(c.wait_connected());
+  a.timer->schedule("x", Sys::now() + 60s, "p");
+  a.timer->schedule("y", Sys::now() + 60s, "p");
+  c.listen(a);
+  a.timer->schedule("z", Sys::now(), "p");
+  REQUIRE(c.run_until([&] { return c.fires.size() == 1; }));
+  const RedisReply keys = c.command({"KEYS", "*"});
+  REQUIRE(keys.elements.size() >= 3);  // due, data, fence (lease is empty again after the ack)
+  const auto slot = courier::detail::key_slot("{test}");
+  for (const auto& k : keys.elements) {
+    INFO(k.str);
+    CHECK(courier::detail::key_slot(k.str) == slot);
+  }
 }
