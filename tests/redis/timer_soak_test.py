@@ -10,8 +10,9 @@ Checked:
     a claimed-but-unprinted key shows one fire only, with attempt 2, on a survivor;
   * every other key fires exactly once, with attempt 1;
   * fences grow strictly per key, in the order of attempts;
-  * the kill really hit a claimed, unacknowledged timer (the killed instance works --work-ms after
-    printing each fire, and is killed right after it printed one), so the re-delivery path ran;
+  * the kill really hit a claimed, unacknowledged timer (the killed instance claims one timer at a
+    time and works --work-ms after printing each fire, and is killed right after it printed one),
+    so the re-delivery path ran;
   * Redis ends empty (no timer data, due or lease entry left behind).
 
 Every process is started here and stopped by PID (SIGKILL on any failure). stdlib only.
@@ -125,7 +126,7 @@ def main():
     ap.add_argument("--spread-ms", type=int, default=8000)
     ap.add_argument("--lease-ms", type=int, default=2000)
     ap.add_argument("--poll-ms", type=int, default=250)
-    ap.add_argument("--work-ms", type=int, default=20, help="work after each fire on the instance that gets killed")
+    ap.add_argument("--work-ms", type=int, default=50, help="work after each fire on the instance that gets killed")
     args = ap.parse_args()
 
     if not os.access(REDIS_SERVER, os.X_OK):
@@ -157,7 +158,8 @@ def main():
         common = ["--prefix", prefix, "--lease-ms", str(args.lease_ms), "--poll-ms", str(args.poll_ms)]
         # The victim first and the others right after; the scheduler last, so all are up (or
         # connecting) when the first timers fall due.
-        victim = Instance(args.binary, url, "c", common + ["--work-ms", str(args.work_ms)])
+        # It claims one timer at a time, so its slow handler never holds a batch past the lease.
+        victim = Instance(args.binary, url, "c", common + ["--work-ms", str(args.work_ms), "--batch", "1"])
         b = Instance(args.binary, url, "b", common)
         time.sleep(0.2)
         a = Instance(args.binary, url, "a", common + ["--schedule", str(args.timers), "--spread-ms", str(args.spread_ms)])
