@@ -483,3 +483,25 @@ TEST_CASE("RedisTimer and its scripts keep every key on one Redis Cluster slot (
     CHECK(courier::detail::key_slot(k.str) == slot);
   }
 }
+
+TEST_CASE("RedisTimer: keys and payloads are opaque bytes (spaces, newlines, NUL, empty)", "[redis][timer]") {
+  REQUIRE_REDIS_SERVER();
+  Cluster c;
+  auto& a = c.add("a");
+  REQUIRE(c.wait_connected());
+  static const char kKey[] = "user 42:\nphase\0x";
+  static const char kPayload[] = "a b  c\r\n\0\xff end ";
+  const std::string odd_key(kKey, sizeof kKey - 1);
+  const std::string odd_payload(kPayload, sizeof kPayload - 1);
+  a.timer->schedule(odd_key, Sys::now() + 20ms, odd_payload);
+  a.timer->schedule("empty", Sys::now() + 20ms);
+  REQUIRE(c.run_until([&] { return c.fires.size() == 2; }));
+  const auto odd = c.fires_of(odd_key);
+  REQUIRE(odd.size() == 1);
+  CHECK(odd[0].payload == odd_payload);
+  const auto empty = c.fires_of("empty");
+  REQUIRE(empty.size() == 1);
+  CHECK(empty[0].payload.empty());
+  c.run_for(100ms);
+  CHECK(c.leftovers() == 0);
+}
