@@ -505,3 +505,30 @@ TEST_CASE("RedisTimer: keys and payloads are opaque bytes (spaces, newlines, NUL
   c.run_for(100ms);
   CHECK(c.leftovers() == 0);
 }
+
+TEST_CASE("RedisTimer: an operation in flight when the connection breaks is sent again", "[redis][timer]") {
+  REQUIRE_REDIS_SERVER();
+  Cluster c;
+  auto& a = c.add("a");
+  REQUIRE(c.wait_connected());
+  // Redis holds every client's commands (CLIENT PAUSE): the schedule is sent but not executed
+  // when Redis dies, so its reply never comes.
+  const RedisReply paused = c.command({"CLIENT", "PAUSE", "3000", "ALL"});
+  REQUIRE(paused.type == RedisReply::Type::status);
+  const auto before = a.timer->stats().scheduled;
+  a.timer->schedule("inflight", Sys::now() + 50ms, "again");
+  c.run_for(100ms);
+  CHECK(a.timer->stats().scheduled == before);  // not answered
+  CHECK(a.timer->queued() == 0);                 // but sent, not queued
+
+  c.redis.kill();
+  REQUIRE(c.run_until([&] { return !a.timer->connected(); }, 2000ms));
+  CHECK(a.timer->queued() == 1);  // handed back by the broken connection
+  REQUIRE(c.redis.start());
+  REQUIRE(c.run_until([&] { return c.fires.size() == 1; }, 4000ms));
+  c.run_for(200ms);
+  CHECK(c.fires.size() == 1);
+  CHECK(c.fires[0].key == "inflight");
+  CHECK(c.fires[0].payload == "again");
+  CHECK(a.timer->queued() == 0);
+}
