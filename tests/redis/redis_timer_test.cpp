@@ -511,6 +511,9 @@ TEST_CASE("RedisTimer: an operation in flight when the connection breaks is sent
   Cluster c;
   auto& a = c.add("a");
   REQUIRE(c.wait_connected());
+  // A first round trip, so that the timer is fully set up (clock offset measured) before the pause.
+  a.timer->schedule("warm-up", Sys::now() + 1h);
+  REQUIRE(c.run_until([&] { return a.timer->stats().scheduled == 1; }));
   // Redis holds every client's commands (CLIENT PAUSE): the schedule is sent but not executed
   // when Redis dies, so its reply never comes.
   const RedisReply paused = c.command({"CLIENT", "PAUSE", "3000", "ALL"});
