@@ -30,10 +30,10 @@
 /// - **Time** is Redis's: due times and leases are compared with `TIME` inside the scripts. Each
 ///   instance measures the offset between its clock and Redis's (TIME round trips at each connect
 ///   and each safety poll, keeping the one with the shortest round trip, rounded so that a timer
-///   fires late by up to that round trip rather than early)
-///   and sends deadlines in Redis's clock, so clock skew between instances changes neither which
-///   instance fires nor when (a deadline means "this long from now" on the instance that set it),
-///   and a burst of schedules waiting in the pipeline is not pushed back by its time in the queue.
+///   fires late by up to that round trip rather than early) and sends deadlines in Redis's clock.
+///   So clock skew between instances changes neither which instance fires nor when (a deadline
+///   means "this long from now" on the instance that set it), and a burst of schedules waiting in
+///   the pipeline is not pushed back by its time in the queue.
 ///   Lateness: a new earliest timer is PUBLISHed on a wake channel and every instance arms one Asio
 ///   timer for the next deadline it knows; expired leases are found by a slow safety poll
 ///   (`safety_poll`), so a re-delivery is late by up to lease + safety_poll.
@@ -45,8 +45,8 @@
 /// can fire twice when its deadline passed in between: at least once). Beyond `max_queued` keys,
 /// further operations are refused: logged, counted (`RedisTimerStats::dropped`) and reported to
 /// `RedisTimerOptions::on_error` with errc::cluster_unavailable. Acknowledgements are queued too
-/// (they are idempotent), so a short outage does not turn into re-deliveries. No timer fires while
-/// Redis is away.
+/// (they are idempotent), so an outage shorter than the lease does not turn into re-deliveries. No
+/// timer fires while Redis is away.
 ///
 /// ## Redis layout (all under one hash tag, so a Redis Cluster keeps them on one slot)
 /// `{prefix}:due` (zset key -> due time, µs of Redis's clock), `{prefix}:lease` (zset key -> lease end),
