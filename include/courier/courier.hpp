@@ -11,6 +11,7 @@
 #include <courier/error.hpp>
 #include <courier/in_memory_adapter.hpp>
 #include <courier/listener.hpp>
+#include <courier/lock.hpp>
 #include <courier/log.hpp>
 #include <courier/namespace.hpp>
 #include <courier/request_info.hpp>
