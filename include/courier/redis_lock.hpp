@@ -66,6 +66,7 @@ class RedisLockImpl;
 /// errc::cluster_unavailable (on the io_context's thread); locks held in Redis expire after their ttl.
 class RedisLock final : public Lock {
  public:
+  /// Connects (asynchronously) on `io`. Throws std::invalid_argument on a malformed options.url.
   RedisLock(asio::io_context& io, RedisLockOptions options);
   ~RedisLock() override;
   RedisLock(const RedisLock&) = delete;

@@ -125,6 +125,7 @@ class RedisTimerImpl;
 /// another instance after their lease.
 class RedisTimer final : public Timer {
  public:
+  /// Connects (asynchronously) on `io`. Throws std::invalid_argument on a malformed options.url.
   RedisTimer(asio::io_context& io, RedisTimerOptions options);
   ~RedisTimer() override;
   RedisTimer(const RedisTimer&) = delete;
