@@ -293,6 +293,21 @@ class Court {
       });
     });
 
+    // Either partner may end the evidence phase early; both pressing at once on two instances
+    // make one transition (`made` tells the caller whether its call was the one).
+    socket.on("end_evidence", [this, user](Args& args, Ack ack) {
+      const std::string id = clean_id(args[0]["session"]);
+      read(id, [this, ack, user, id](Value view) {
+        if (view.is_null() || (view["a"].as_string() != user && view["b"].as_string() != user)) {
+          if (ack) ack(error_reply(view.is_null() ? "no such session" : "not a partner of this session"));
+          return;
+        }
+        transition(id, "evidence", "analyzing", "ended_by_" + user, 0, {}, [ack](Value moved) {
+          if (ack) ack(Value::object({{"ok", true}, {"made", !moved.is_null()}}));
+        });
+      });
+    });
+
     socket.on("submit_evidence", [this, user](Args& args, Ack ack) {
       const std::string id = clean_id(args[0]["session"]);
       const std::string text = args[0]["text"].as_string();
