@@ -128,15 +128,18 @@ end
 return {'ok', points, redis.call('HLEN', answers)}
 )lua";
 
-// A player joins (before the game is finished). ARGV: name. Returns {"ok", phase, index} or
-// {"no_such_game"}, {"finished"}.
+// A player joins (before the game is finished); the host (from another tab or instance) only
+// follows it. ARGV: name. Returns {"ok", phase, index, "player"|"host"} or {"no_such_game"},
+// {"finished"}.
 const char* const kJoinScript = R"lua(
 local phase = redis.call('HGET', KEYS[1], 'phase')
 if not phase then return {'no_such_game'} end
 if phase == 'finished' then return {'finished'} end
+local index = redis.call('HGET', KEYS[1], 'index')
+if redis.call('HGET', KEYS[1], 'host') == ARGV[1] then return {'ok', phase, index, 'host'} end
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], 'NX', 0, ARGV[1])
-return {'ok', phase, redis.call('HGET', KEYS[1], 'index')}
+return {'ok', phase, index, 'player'}
 )lua";
 
 // ---------------------------------------------------------------------------------------------
@@ -345,8 +348,9 @@ class Quiz {
                          return;
                        }
                        socket.join("game:" + id);
-                       if (ack) ack(Value::object({{"ok", true}, {"phase", reply[1].str}, {"index", std::strtol(reply[2].str.c_str(), nullptr, 10)}}));
-                       nsp_.to("game:" + id).emit("player_joined", Value::object({{"game", id}, {"name", name}, {"instance", s_.instance}}));
+                       const bool host = reply[3].str == "host";
+                       if (ack) ack(Value::object({{"ok", true}, {"phase", reply[1].str}, {"index", std::strtol(reply[2].str.c_str(), nullptr, 10)}, {"role", reply[3].str}}));
+                       if (!host) nsp_.to("game:" + id).emit("player_joined", Value::object({{"game", id}, {"name", name}, {"instance", s_.instance}}));
                      });
     });
 
