@@ -50,8 +50,9 @@ namespace {
 // Lua scripts (all on the session hash, KEYS[1])
 
 // A fenced transition. ARGV: fence, from ("" = the session does not exist yet), to, reason, by
-// (instance), attempt, keep_ms (how long a closed session stays readable), then field/value pairs
-// to set too. Returns {"ok", <hash as flat array>}, {"moved", <current phase>} or
+// (instance), attempt, keep_ms (how long a closed session stays readable), mode ("check": only
+// say whether it would be accepted; "write"), then field/value pairs to set too. Returns
+// {"ok", <hash as flat array>} ({"ok"} for a check), {"moved", <current phase>} or
 // {"stale", <last fence>}.
 const char* const kTransitionScript = R"lua(
 local h = KEYS[1]
@@ -60,8 +61,9 @@ local last = tonumber(redis.call('HGET', h, 'fence') or '0')
 if fence <= last then return {'stale', tostring(last)} end
 local cur = redis.call('HGET', h, 'phase') or ''
 if cur ~= ARGV[2] then return {'moved', cur} end
+if ARGV[8] == 'check' then return {'ok'} end
 redis.call('HSET', h, 'phase', ARGV[3], 'fence', ARGV[1], 'reason', ARGV[4], 'by', ARGV[5], 'attempt', ARGV[6])
-for i = 8, #ARGV, 2 do redis.call('HSET', h, ARGV[i], ARGV[i + 1]) end
+for i = 9, #ARGV, 2 do redis.call('HSET', h, ARGV[i], ARGV[i + 1]) end
 if ARGV[3] == 'closed' then
   local n = redis.call('HEXISTS', h, 'evidence:a') + redis.call('HEXISTS', h, 'evidence:b')
   local verdict
@@ -197,29 +199,45 @@ class Court {
         }
         return;
       }
-      std::vector<std::string> args{"EVAL", kTransitionScript, "1", key(id), std::to_string(token.fence), from, to,
-                                    reason, s_.instance, std::to_string(attempt), std::to_string(s_.keep_closed.count())};
-      args.insert(args.end(), extra.begin(), extra.end());
-      redis_.command(std::move(args), [=](std::error_code ec2, RedisReply reply) {
-        Value view;
-        if (ec2 || reply.is_error()) {
-          std::fprintf(stderr, "%s: session %s: transition script failed: %s\n", s_.instance.c_str(), id.c_str(), ec2 ? ec2.message().c_str() : reply.str.c_str());
-        } else if (reply[0].str == "ok") {
-          // The state is written with our fence: move the phase timer, then tell both partners.
-          if (!from.empty()) timer_.cancel(timer_key(id, from));
-          const milliseconds timeout = phase_timeout(to);
-          if (timeout.count() > 0) timer_.schedule_in(timer_key(id, to), timeout, id);
-          view = session_view(id, reply[1]);
-          nsp_.to("user:" + view["a"].as_string()).to("user:" + view["b"].as_string()).emit("state", view);
-          std::fprintf(stderr, "%s: session %s: %s -> %s (%s, fence %llu)\n", s_.instance.c_str(), id.c_str(), from.c_str(), to.c_str(), reason.c_str(), static_cast<unsigned long long>(token.fence));
-        } else if (reply[0].str == "moved") {
-          // Someone else made it (or a later one): the timer of `from` is stale if still there.
-          if (!from.empty()) timer_.cancel(timer_key(id, from));
-        } else {
-          std::fprintf(stderr, "%s: session %s: write refused, fence %llu is stale (last %s)\n", s_.instance.c_str(), id.c_str(), static_cast<unsigned long long>(token.fence), reply[1].str.c_str());
-        }
+      const auto script = [=](const char* mode) {
+        std::vector<std::string> args{"EVAL", kTransitionScript, "1", key(id), std::to_string(token.fence), from, to, reason,
+                                      s_.instance, std::to_string(attempt), std::to_string(s_.keep_closed.count()), mode};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+      };
+      const auto finish = [=](Value view) {
         lock_.unlock(token);
         if (done) done(std::move(view));
+      };
+      // 1. Check under the lock that the transition is still due.
+      redis_.command(script("check"), [=](std::error_code ec2, RedisReply check) {
+        if (ec2 || check.is_error() || check[0].str != "ok") {
+          if (!ec2 && check[0].str == "moved" && !from.empty()) timer_.cancel(timer_key(id, from));  // a stale timer of `from`
+          if (ec2 || check.is_error()) std::fprintf(stderr, "%s: session %s: transition check failed: %s\n", s_.instance.c_str(), id.c_str(), ec2 ? ec2.message().c_str() : check.str.c_str());
+          return finish(Value());
+        }
+        // 2. Arm the new phase's timer before writing: if this instance dies after the write, the
+        //    new phase still times out. If it dies before the write, the timer is a stray that
+        //    finds its phase not current when it fires (and the old phase's timer is still there).
+        const milliseconds timeout = phase_timeout(to);
+        if (timeout.count() > 0) timer_.schedule_in(timer_key(id, to), timeout, id);
+        // 3. The fenced write.
+        redis_.command(script("write"), [=](std::error_code ec3, RedisReply reply) {
+          Value view;
+          if (ec3 || reply.is_error()) {
+            std::fprintf(stderr, "%s: session %s: transition script failed: %s\n", s_.instance.c_str(), id.c_str(), ec3 ? ec3.message().c_str() : reply.str.c_str());
+          } else if (reply[0].str == "ok") {
+            // Written with our fence: the old phase's timer is done; tell both partners.
+            if (!from.empty()) timer_.cancel(timer_key(id, from));
+            view = session_view(id, reply[1]);
+            nsp_.to("user:" + view["a"].as_string()).to("user:" + view["b"].as_string()).emit("state", view);
+            std::fprintf(stderr, "%s: session %s: %s -> %s (%s, fence %llu)\n", s_.instance.c_str(), id.c_str(), from.empty() ? "(new)" : from.c_str(), to.c_str(), reason.c_str(), static_cast<unsigned long long>(token.fence));
+          } else {
+            // Only when our lease ran out between check and write and a newer holder wrote.
+            std::fprintf(stderr, "%s: session %s: write refused (%s %s), fence %llu\n", s_.instance.c_str(), id.c_str(), reply[0].str.c_str(), reply[1].str.c_str(), static_cast<unsigned long long>(token.fence));
+          }
+          finish(std::move(view));
+        });
       });
     });
   }

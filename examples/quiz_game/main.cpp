@@ -57,8 +57,9 @@ for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return {'ok'}
 )lua";
 
-// Opens question ARGV[2]. ARGV: fence, index, by, duration ms, host. Returns {"ok", question json,
-// duration} or {"moved", phase, index}, {"stale", last fence}, {"not_host"}, {"no_such_question"}.
+// Opens question ARGV[2]. ARGV: fence, index, by, duration ms, host, mode ("check": only say
+// whether it would be accepted; "write"). Returns {"ok", question json} or {"moved", phase,
+// index}, {"stale", last fence}, {"not_host"}, {"no_such_question"}, {"no_such_game"}.
 const char* const kStartScript = R"lua(
 local h = KEYS[1]
 if redis.call('EXISTS', h) == 0 then return {'no_such_game'} end
@@ -71,6 +72,7 @@ if i >= tonumber(redis.call('HGET', h, 'count')) then return {'no_such_question'
 local phase = redis.call('HGET', h, 'phase')
 local index = tonumber(redis.call('HGET', h, 'index'))
 if (phase ~= 'lobby' and phase ~= 'results') or index + 1 ~= i then return {'moved', phase, tostring(index)} end
+if ARGV[6] == 'check' then return {'ok'} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', h, 'phase', 'question', 'index', ARGV[2], 'fence', ARGV[1], 'by', ARGV[3],
@@ -400,38 +402,46 @@ class Quiz {
   /// Opens question `index` once cluster-wide: the host may press "next" on several instances.
   void start_question(const std::string& id, int index, const std::string& host, std::function<void(Value)> done) {
     locked(id, [=](LockToken token, std::function<void()> release) {
+      const auto fail = [=](const std::string& why) {
+        release();
+        done(error_reply(why));
+      };
       redis_.command({"HGET", key(id), "duration_ms"}, [=](std::error_code ec, RedisReply duration) {
         const long long ms = ec ? 0 : std::strtoll(duration.str.c_str(), nullptr, 10);
-        if (ms <= 0) {
-          release();
-          return done(error_reply("no such game"));
-        }
-        redis_.command({"EVAL", kStartScript, "1", key(id), std::to_string(token.fence), std::to_string(index), s_.instance,
-                        std::to_string(ms), host},
-                       [=](std::error_code ec2, RedisReply reply) {
-                         if (ec2 || reply.is_error()) {
-                           release();
-                           return done(error_reply("storage unavailable"));
-                         }
-                         if (reply[0].str != "ok") {
-                           release();
-                           return done(error_reply(reply[0].str == "moved" ? "question " + std::to_string(index) + " cannot open now (phase " + reply[1].str + ", index " + reply[2].str + ")" : reply[0].str));
-                         }
-                         // Written with our fence: arm the question's timer, then tell the room.
-                         timer_.schedule_in(timer_key(id, index), milliseconds(ms), id);
-                         Value q;
-                         Value::parse_json(reply[1].str, q);
-                         nsp_.to("game:" + id).emit("question", Value::object({{"game", id},
-                                                                              {"index", index},
-                                                                              {"text", q["text"]},
-                                                                              {"choices", q["choices"]},
-                                                                              {"duration_ms", ms},
-                                                                              {"fence", token.fence},
-                                                                              {"by", s_.instance}}));
-                         std::fprintf(stderr, "%s: game %s: question %d open (fence %llu)\n", s_.instance.c_str(), id.c_str(), index, static_cast<unsigned long long>(token.fence));
-                         release();
-                         done(Value::object({{"ok", true}, {"index", index}, {"fence", token.fence}}));
-                       });
+        if (ms <= 0) return fail("no such game");
+        const auto script = [=](const char* mode) {
+          return std::vector<std::string>{"EVAL", kStartScript, "1", key(id), std::to_string(token.fence), std::to_string(index),
+                                          s_.instance, std::to_string(ms), host, mode};
+        };
+        const auto refused = [=](const RedisReply& reply) {
+          return reply[0].str == "moved" ? "question " + std::to_string(index) + " cannot open now (phase " + reply[1].str + ", index " + reply[2].str + ")" : reply[0].str;
+        };
+        // 1. Check under the lock that this question is the next one.
+        redis_.command(script("check"), [=](std::error_code ec2, RedisReply check) {
+          if (ec2 || check.is_error()) return fail("storage unavailable");
+          if (check[0].str != "ok") return fail(refused(check));
+          // 2. Arm the question's timer before opening it: if this instance dies after the write,
+          //    the question still closes. If it dies before, the timer finds the question not
+          //    open when it fires and does nothing.
+          timer_.schedule_in(timer_key(id, index), milliseconds(ms), id);
+          // 3. The fenced write.
+          redis_.command(script("write"), [=](std::error_code ec3, RedisReply reply) {
+            if (ec3 || reply.is_error()) return fail("storage unavailable");
+            if (reply[0].str != "ok") return fail(refused(reply));  // our lease ran out meanwhile
+            Value q;
+            Value::parse_json(reply[1].str, q);
+            nsp_.to("game:" + id).emit("question", Value::object({{"game", id},
+                                                                 {"index", index},
+                                                                 {"text", q["text"]},
+                                                                 {"choices", q["choices"]},
+                                                                 {"duration_ms", ms},
+                                                                 {"fence", token.fence},
+                                                                 {"by", s_.instance}}));
+            std::fprintf(stderr, "%s: game %s: question %d open (fence %llu)\n", s_.instance.c_str(), id.c_str(), index, static_cast<unsigned long long>(token.fence));
+            release();
+            done(Value::object({{"ok", true}, {"index", index}, {"fence", token.fence}}));
+          });
+        });
       });
     }, [done] { done(error_reply("game busy, try again")); });
   }
