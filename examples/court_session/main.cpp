@@ -1,15 +1,16 @@
 // court_session: two partners in a session with timed phases, served by any number of instances
 // that share one Redis. See README.md for the protocol and how to run three instances.
 //
-//   pending --(partner joins)--> evidence --(both submitted | timeout)--> analyzing --(timeout)--> closed
+//   pending --(partner joins)--> evidence --(both submitted | a partner ends it | timeout)--> analyzing --(timeout)--> closed
 //   pending --(timeout)--> closed
 //
 // What makes it cluster-safe:
 //   - the session state lives in Redis (hash `court:session:<id>`), written only by a Lua script
 //     that refuses a fencing number not larger than the last one it accepted, and a transition
 //     whose `from` phase is no longer current;
-//   - a transition runs under a RedisLock on `session:<id>`: the holder writes the state with its
-//     token's fence, moves the phase timer and broadcasts the new state, then unlocks;
+//   - a transition runs under a RedisLock on `session:<id>`: the holder checks it is still due,
+//     arms the new phase's timer, writes the state with its token's fence, cancels the old phase's
+//     timer and broadcasts the new state, then unlocks;
 //   - each phase has one RedisTimer keyed `session:<id>:<phase>`: it fires on one instance, and a
 //     transition cancels the timer of the phase it leaves;
 //   - the new state goes to the rooms `user:<a>` and `user:<b>` through the Redis adapter, so a

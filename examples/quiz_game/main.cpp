@@ -9,7 +9,8 @@
 //     is a Lua script that refuses a fencing number not larger than the last one it accepted and a
 //     change whose starting point (phase, question index) is no longer current;
 //   - a phase change runs under a RedisLock on `game:<id>` and writes with the token's fence, so a
-//     host pressing "next" on two instances at once starts the question once;
+//     host pressing "next" on two instances at once starts the question once; the question's
+//     timer is armed after the check and before the write that opens it;
 //   - each question has a RedisTimer keyed `game:<id>:q<index>`: it fires on one instance, which
 //     closes the question and broadcasts the leaderboard to the room `game:<id>` on every instance;
 //   - an answer is one script: accepted once per player and question, only while the question is
