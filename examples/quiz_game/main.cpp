@@ -289,6 +289,7 @@ class Quiz {
     if (first == std::string::npos || last == std::string::npos || last <= first) return;
     const std::string id = key.substr(first + 1, last - first - 1);
     const int index = static_cast<int>(std::strtol(key.c_str() + last + 2, nullptr, 10));
+    std::fprintf(stderr, "%s: timeout %s (attempt %u, timer fence %llu)\n", s_.instance.c_str(), key.c_str(), ev.attempt, static_cast<unsigned long long>(ev.fence));
     // The handler returns (and the timer is acknowledged) before the asynchronous close is done.
     // Re-arm the key as a guard: if this instance dies before closing, a survivor closes it; the
     // close (or finding it already closed) cancels the guard.

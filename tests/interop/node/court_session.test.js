@@ -73,6 +73,14 @@ function waitForPhase(peer, session, phase, ms = 6000) {
   return eventually(`${peer.label}: session ${session} in phase ${phase}`, () => states(peer, session).find((s) => s.phase === phase), ms);
 }
 
+/** How many times the timer `key` was delivered, over the instances' logs ("timeout <key> (attempt N"). */
+function firings(key, names = ["a", "b", "c"]) {
+  const re = new RegExp(`: timeout ${key} \\(attempt (\\d+)`, "g");
+  const out = [];
+  for (const n of names) for (const m of instances[n].output.matchAll(re)) out.push({ instance: n, attempt: Number(m[1]) });
+  return out;
+}
+
 /** Every partner saw the same broadcasts: exactly the phases `want`, once each, fences strictly increasing. */
 function assertTransitions(peers, session, want) {
   const seen = peers.map((p) => states(p, session));
@@ -126,6 +134,14 @@ describe("court_session on three instances", () => {
     await sleep(QUIET_MS); // a second firing of any phase timer would have shown by now
     const all = assertTransitions([pa, pb], session, ["pending", "evidence", "analyzing", "closed"]);
     assert.deepEqual(all.map((s) => s.reason), ["created", "joined", "timeout", "timeout"]);
+    // And at the timer level: each phase timer was delivered once, on one instance, never the
+    // cancelled pending timer.
+    assert.equal(firings(`session:${session}:pending`).length, 0);
+    for (const phase of ["evidence", "analyzing"]) {
+      const f = firings(`session:${session}:${phase}`);
+      assert.equal(f.length, 1, `${phase} timer delivered once: ${JSON.stringify(f)}`);
+      assert.equal(f[0].attempt, 1);
+    }
 
     // Evidence after the phase is refused, wherever it comes from.
     const late = await pb.emitWithAck("submit_evidence", { session, text: "too late" });
@@ -144,6 +160,7 @@ describe("court_session on three instances", () => {
     assert.equal(closed.verdict, "expired: the partner never joined");
     await sleep(QUIET_MS);
     assertTransitions([pc, pd], session, ["pending", "closed"]);
+    assert.equal(firings(`session:${session}:pending`).length, 1);
   });
 
   it("both partners submit the last evidence at the same moment on two instances: one transition", T, async () => {
@@ -241,5 +258,7 @@ describe("court_session on three instances", () => {
     await waitForPhase(pg, session, "closed");
     await sleep(QUIET_MS);
     assertTransitions([pg, ph], session, ["pending", "evidence", "analyzing", "closed"]);
+    // On the survivors: one delivery of the evidence timer, the re-delivery.
+    assert.deepEqual(firings(timerKey).map((f) => f.attempt), [2]);
   });
 });

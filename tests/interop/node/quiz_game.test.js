@@ -71,6 +71,14 @@ function scores(closed) {
   return Object.fromEntries(closed.leaderboard.map((e) => [e.name, e.score]));
 }
 
+/** How many times the timer `key` was delivered, over the instances' logs. */
+function firings(key) {
+  const re = new RegExp(`: timeout ${key} \\(attempt (\\d+)`, "g");
+  let n = 0;
+  for (const i of Object.values(instances)) n += [...i.output.matchAll(re)].length;
+  return n;
+}
+
 describe("quiz_game on three instances", () => {
   it("a quiz across instances: one opening per question despite a double 'next', one close per timeout, atomic scores, leaderboards everywhere", T, async () => {
     const host = await connectPeer(instances.a, { name: "host" });
@@ -134,6 +142,7 @@ describe("quiz_game on three instances", () => {
       for (let k = 1; k < seq.length; k++) assert.ok(seq[k].fence > seq[k - 1].fence);
       assert.deepEqual(got(p, "question_closed", game), [c0, c1], `${p.label} saw the same closes`);
     }
+    for (const index of [0, 1]) assert.equal(firings(`game:${game}:q${index}`), 1, `question ${index}'s timer delivered once`);
   });
 
   it("an instance SIGKILLed mid-game: the open question still closes, once, for players on the survivors", T, async () => {
