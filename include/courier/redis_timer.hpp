@@ -27,12 +27,16 @@
 ///   meanwhile (it compares the claim's fence), so a newer schedule of the key is never lost. A
 ///   handler already running is not interrupted by a cancel or replace (it may still run to its
 ///   end), and a cancel that reaches Redis after the claim cannot stop that delivery.
-/// - **Time** is Redis's (`TIME` inside the scripts): `schedule` turns its deadline into a delay on
-///   the calling instance's clock and Redis adds it to its own now, so clock skew between
-///   instances does not change which instance fires or when. Lateness: a new earliest timer is
-///   PUBLISHed on a wake channel and every instance arms one Asio timer for the next deadline it
-///   knows; expired leases are found by a slow safety poll (`safety_poll`), so a re-delivery is
-///   late by up to lease + safety_poll.
+/// - **Time** is Redis's: due times and leases are compared with `TIME` inside the scripts. Each
+///   instance measures the offset between its clock and Redis's (TIME round trips at each connect
+///   and each safety poll, keeping the one with the shortest round trip, rounded so that a timer
+///   fires late by up to that round trip rather than early)
+///   and sends deadlines in Redis's clock, so clock skew between instances changes neither which
+///   instance fires nor when (a deadline means "this long from now" on the instance that set it),
+///   and a burst of schedules waiting in the pipeline is not pushed back by its time in the queue.
+///   Lateness: a new earliest timer is PUBLISHed on a wake channel and every instance arms one Asio
+///   timer for the next deadline it knows; expired leases are found by a slow safety poll
+///   (`safety_poll`), so a re-delivery is late by up to lease + safety_poll.
 ///
 /// ## While Redis is away
 /// schedule/cancel are not lost: they are queued in memory (the last operation per key wins, so
@@ -45,7 +49,7 @@
 /// Redis is away.
 ///
 /// ## Redis layout (all under one hash tag, so a Redis Cluster keeps them on one slot)
-/// `{prefix}:due` (zset key -> due ms), `{prefix}:lease` (zset key -> lease end ms),
+/// `{prefix}:due` (zset key -> due time, µs of Redis's clock), `{prefix}:lease` (zset key -> lease end),
 /// `{prefix}:data` (hash key -> generation, attempt, claim fence, payload), `{prefix}:fence`
 /// (counter), channel `{prefix}:wake`. With a Redis Cluster, point `url` at the master that owns
 /// the slot of `{prefix}` (MOVED redirections are not followed). Redis 5 or newer (scripts call
@@ -138,7 +142,7 @@ class RedisTimer final : public Timer {
   /// Sets the handler, and starts (non-empty) or stops (empty) claiming due timers.
   void on_fire(std::function<void(const TimerEvent&)> handler) override;
 
-  /// Schedules (or replaces) `key` to fire `delay` from now (Redis's now, when it reaches Redis).
+  /// Schedules (or replaces) `key` to fire `delay` from now; the same as schedule(key, now + delay).
   void schedule_in(std::string key, std::chrono::milliseconds delay, std::string payload = {});
 
   /// True when both Redis connections are up.

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <deque>
 #include <list>
 #include <optional>
 #include <stdexcept>
@@ -28,12 +29,13 @@ namespace {
 
 // Timer data in the hash: "<generation> <attempt> <claim fence> <payload>". The generation is a
 // fence value taken by the schedule (so it changes on every replace); the claim fence is 0 until
-// the timer is claimed. Lua numbers are doubles: integers print exactly up to 1e14, far beyond any
-// counter here, and milliseconds since 1970 stay exact too.
+// the timer is claimed. Times are microseconds of Redis's clock: Lua numbers are doubles, exact
+// for integers up to 2^53 (year 2255 in microseconds); Redis passes numbers to commands exactly.
+// `..` prints with 14 digits, so only counters (far below 1e14) are concatenated.
 constexpr const char* kLuaPrelude = R"lua(
-local function now_ms()
+local function now_us()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local function parse(v)
   local a = string.find(v, ' ', 1, true)
@@ -43,18 +45,17 @@ local function parse(v)
 end
 )lua";
 
-// KEYS: due, lease, data, fence. ARGV: key, delay ms, payload, wake channel.
+// KEYS: due, lease, data, fence. ARGV: key, due time (µs of Redis's clock), payload, wake channel.
 // Replaces any pending or claimed timer of the key (a claimed one's ack then finds a newer
 // generation and deletes nothing). Wakes the instances when the key became the earliest.
 constexpr const char* kSchedule = R"lua(
-local now = now_ms()
-local delay = tonumber(ARGV[2])
+local due = tonumber(ARGV[2])
 local gen = redis.call('INCR', KEYS[4])
 redis.call('HSET', KEYS[3], ARGV[1], gen .. ' 0 0 ' .. ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[1], now + delay, ARGV[1])
+redis.call('ZADD', KEYS[1], due, ARGV[1])
 local first = redis.call('ZRANGE', KEYS[1], 0, 0)
-if first[1] == ARGV[1] then redis.call('PUBLISH', ARGV[4], delay) end
+if first[1] == ARGV[1] then redis.call('PUBLISH', ARGV[4], math.max(0, due - now_us())) end
 return gen
 )lua";
 
@@ -68,11 +69,11 @@ return redis.call('HDEL', KEYS[3], ARGV[1])
 // KEYS: due, lease, data, fence. ARGV: batch size, lease ms.
 // Claims up to a batch: first timers whose lease ended without an ack (their instance died), then
 // due ones. Each claim takes the next fence and counts an attempt. Returns
-// {ms until the next due time or lease end (-1: none), key, payload, attempt, fence, ...}.
+// {µs until the next due time or lease end (-1: none), key, payload, attempt, fence, ...}.
 constexpr const char* kClaim = R"lua(
-local now = now_ms()
+local now = now_us()
 local n = tonumber(ARGV[1])
-local lease_end = now + tonumber(ARGV[2])
+local lease_end = now + tonumber(ARGV[2]) * 1000
 local out = {-1}
 local function claim(k, from_due)
   local v = redis.call('HGET', KEYS[3], k)
@@ -196,20 +197,19 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
 
   struct Op {
     bool cancel = false;
-    std::optional<Sys::time_point> deadline;  // schedule(): delay computed when sent
-    std::chrono::milliseconds delay{0};       // schedule_in(): delay from when it reaches Redis
+    Sys::time_point deadline{};  // on this instance's clock; turned into Redis's when sent
     std::string payload;
   };
 
   void submit(std::string key, Op op) {
     if (closed_) return;
     // Behind a non-empty queue an operation waits its turn, so a queued older operation on the
-    // same key can never overtake it.
-    if (cmd_->ready() && queue_.empty()) {
+    // same key can never overtake it. Schedules also wait for the clock offset to Redis.
+    if (cmd_->ready() && clock_synced_ && queue_.empty()) {
       send(std::move(key), std::move(op));
       return;
     }
-    enqueue(std::move(key), std::move(op), false);
+    enqueue(std::move(key), std::move(op));
   }
 
   void set_handler(std::function<void(const TimerEvent&)> h) {
@@ -258,12 +258,14 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     if (options_.on_error) options_.on_error(ec, key);
   }
 
-  // Keeps the last operation per key, in the order keys were first queued. `retry` marks an
-  // operation that was in flight when the connection broke: a newer one of the same key wins.
-  void enqueue(std::string key, Op op, bool retry) {
+  // Keeps the last operation per key, in the order keys were first queued. Calls come in the
+  // order the operations were issued: the operations that were in flight when the connection
+  // broke are handed back (in send order) before any later call can queue, so the later call is
+  // always the newer word.
+  void enqueue(std::string key, Op op) {
     auto it = queue_.find(key);
     if (it != queue_.end()) {
-      if (!retry) it->second.op = std::move(op);
+      it->second.op = std::move(op);
       return;
     }
     if (queue_.size() >= options_.max_queued) {
@@ -286,16 +288,16 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
                   });
       return;
     }
-    auto delay = op.delay;
-    if (op.deadline) {
-      const auto left = *op.deadline - Sys::now();
-      delay = left <= Sys::duration::zero() ? std::chrono::milliseconds(0)
-                                           : std::chrono::ceil<std::chrono::milliseconds>(left);
-    }
+    // The deadline in Redis's clock: this instance's deadline plus the measured offset. Not a delay
+    // added to Redis's now when the script runs: a long pipeline (a burst of schedules) would
+    // then push every deadline back by its time in the queue.
+    const auto now = Sys::now();
     // Far-future deadlines are clamped to a century so that Redis's scores stay exact.
-    constexpr std::chrono::milliseconds kMaxDelay(100LL * 365 * 24 * 3600 * 1000);
-    if (delay > kMaxDelay) delay = kMaxDelay;
-    schedule_.run(cmd_, keys4(), {key, std::to_string(delay.count()), op.payload, wake_channel_},
+    constexpr std::chrono::microseconds kMaxDelay(100LL * 365 * 24 * 3600 * 1000000);
+    auto deadline = op.deadline;
+    if (deadline > now && deadline - now > kMaxDelay) deadline = now + kMaxDelay;
+    const long long due = std::chrono::duration_cast<std::chrono::microseconds>(deadline.time_since_epoch()).count() + offset_us_;
+    schedule_.run(cmd_, keys4(), {key, std::to_string(due), op.payload, wake_channel_},
                   [weak, key, op](std::error_code ec, RedisReply r) mutable {
                     if (auto self = weak.lock()) self->on_op_reply(std::move(key), std::move(op), ec, r);
                   });
@@ -306,7 +308,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     if (ec) {
       // The connection broke with it in flight: it may or may not have been applied. Sending it
       // again is safe for a cancel and at-least-once for a schedule (documented).
-      enqueue(std::move(key), std::move(op), true);
+      enqueue(std::move(key), std::move(op));
       return;
     }
     if (r.type == RedisReply::Type::error) {
@@ -328,7 +330,16 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     ack_.load(*cmd_);
     // Acknowledgements first: they only delete what they claimed, and they spare re-deliveries.
     flush_acks();
-    while (!queue_.empty() && cmd_->ready()) {
+    claim_in_flight_ = false;  // a claim sent on the old connection was answered with an error
+    claim();
+    // Queued operations go once the clock offset is known (it may have changed: a new Redis).
+    clock_synced_ = false;
+    clock_samples_.clear();
+    sync_clock();
+  }
+
+  void flush_queue() {
+    while (!queue_.empty() && cmd_->ready() && clock_synced_) {
       std::string key = std::move(order_.front());
       order_.pop_front();
       auto it = queue_.find(key);
@@ -336,8 +347,39 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       queue_.erase(it);
       send(std::move(key), std::move(op));
     }
-    claim_in_flight_ = false;  // a claim sent on the old connection was answered with an error
-    claim();
+  }
+
+  // Measures offset = Redis's clock - this instance's clock with TIME. Redis read its clock
+  // somewhere within the round trip; taking the send time as that moment gives the largest offset
+  // the sample allows, so a timer may fire late by up to the round trip but never early. The
+  // sample with the shortest round trip of the last few wins. Done at every connect and every
+  // safety poll, to follow drift.
+  void sync_clock() {
+    const auto sent = Sys::now();
+    std::weak_ptr<RedisTimerImpl> weak = shared_from_this();
+    cmd_->command({"TIME"}, [weak, sent](std::error_code ec, RedisReply r) {
+      auto self = weak.lock();
+      if (!self || self->closed_ || ec) return;
+      const auto received = Sys::now();
+      if (r.type != RedisReply::Type::array || r.elements.size() != 2) {
+        self->log(LogLevel::warn, "unexpected reply to TIME");
+        return;
+      }
+      const long long redis_us = std::atoll(r.elements[0].str.c_str()) * 1000000LL + std::atoll(r.elements[1].str.c_str());
+      const auto micros = [](Sys::time_point t) {
+        return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+      };
+      const long long rtt = micros(received) - micros(sent);
+      self->clock_samples_.push_back({rtt, redis_us - micros(sent)});
+      constexpr std::size_t kSamples = 8;
+      if (self->clock_samples_.size() > kSamples) self->clock_samples_.pop_front();
+      const auto best = std::min_element(self->clock_samples_.begin(), self->clock_samples_.end());
+      self->offset_us_ = best->second;
+      if (!self->clock_synced_) {
+        self->clock_synced_ = true;
+        self->flush_queue();
+      }
+    });
   }
 
   // ---- claiming and firing -----------------------------------------------------------------------
@@ -345,6 +387,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
   void claim() {
     if (closed_ || !handler_ || claim_in_flight_ || !cmd_->ready()) return;
     claim_in_flight_ = true;
+    claim_sent_at_ = Steady::now();
     wake_during_claim_.reset();
     ++stats_.claims;
     std::weak_ptr<RedisTimerImpl> weak = shared_from_this();
@@ -397,15 +440,16 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       });
       return;
     }
-    std::optional<Steady::duration> next;
-    if (r.elements[0].integer >= 0) next = std::chrono::milliseconds(r.elements[0].integer);
-    if (wake_during_claim_ && (!next || *wake_during_claim_ < Steady::now() + *next)) {
-      arm_at(*wake_during_claim_, true);
-    } else if (next) {
-      arm_at(Steady::now() + *next, true);
-    } else {
+    // "next" is counted from Redis's now during the script, somewhere between sending and now:
+    // counting from the send errs early (a claim that finds nothing yet just re-arms), never late
+    // by the reply's latency and the handlers' run time.
+    std::optional<Steady::time_point> next;
+    if (r.elements[0].integer >= 0) next = claim_sent_at_ + std::chrono::microseconds(r.elements[0].integer);
+    if (wake_during_claim_ && (!next || *wake_during_claim_ < *next)) next = wake_during_claim_;
+    if (next)
+      arm_at(*next, true);
+    else
       disarm();
-    }
   }
 
   void send_acks(std::vector<std::string> acks) {
@@ -448,9 +492,9 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     ++stats_.wakes;
     const std::string& text = r.elements[2].str;
     char* end = nullptr;
-    const long long ms = std::strtoll(text.c_str(), &end, 10);
-    if (end == text.c_str() || ms < 0) return;
-    const auto at = Steady::now() + std::chrono::milliseconds(ms);
+    const long long us = std::strtoll(text.c_str(), &end, 10);
+    if (end == text.c_str() || us < 0) return;
+    const auto at = Steady::now() + std::chrono::microseconds(us);
     if (claim_in_flight_) {
       // The claim's reply may predate this schedule: remember it so that reply cannot arm later.
       if (!wake_during_claim_ || at < *wake_during_claim_) wake_during_claim_ = at;
@@ -486,6 +530,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       auto self = weak.lock();
       if (!self || self->closed_) return;
       self->claim();
+      if (self->cmd_->ready()) self->sync_clock();
       self->arm_poll();
     });
   }
@@ -506,6 +551,10 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
   std::function<void(const TimerEvent&)> handler_;
   bool closed_ = false;
   bool claim_in_flight_ = false;
+  bool clock_synced_ = false;                          // offset_us_ measured on this connection
+  long long offset_us_ = 0;                            // Redis's clock minus this instance's
+  std::deque<std::pair<long long, long long>> clock_samples_;  // (round trip, offset) in µs
+  Steady::time_point claim_sent_at_{};
   std::optional<Steady::time_point> wake_during_claim_;
   bool armed_ = false;
   Steady::time_point armed_for_{};
@@ -545,7 +594,9 @@ void RedisTimer::schedule(std::string key, Clock::time_point deadline, std::stri
 
 void RedisTimer::schedule_in(std::string key, std::chrono::milliseconds delay, std::string payload) {
   detail::RedisTimerImpl::Op op;
-  op.delay = std::max(delay, std::chrono::milliseconds(0));
+  // Far futures are clamped when sent; here only the overflow of now + delay is avoided.
+  constexpr std::chrono::hours kCentury(24 * 365 * 100);
+  op.deadline = Clock::now() + std::min<Clock::duration>(std::max(delay, std::chrono::milliseconds(0)), kCentury);
   op.payload = std::move(payload);
   impl_->run([impl = impl_, k = std::move(key), op = std::move(op)]() mutable { impl->submit(std::move(k), std::move(op)); });
 }

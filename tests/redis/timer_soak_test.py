@@ -198,6 +198,9 @@ def main():
         elapsed = time.monotonic() - started
 
         failures = []
+        for inst in (a, b):
+            if inst.proc.returncode != 0:
+                failures.append("%s exited with %s after SIGTERM" % (inst.name, inst.proc.returncode))
         for inst in instances:
             if inst.bad:
                 failures.append("%s printed unexpected lines: %r" % (inst.name, inst.bad[:3]))

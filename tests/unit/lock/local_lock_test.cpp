@@ -136,14 +136,14 @@ TEST_CASE("LocalLock callbacks never run inside the call") {
   CHECK_FALSE(called_inside);
 }
 
-TEST_CASE("LocalLock leases expire; a stale token can neither extend nor release the new holder") {
+TEST_CASE("LocalLock leases expire, and a stale token can neither extend nor release the new holder") {
   asio::io_context io;
   LocalLock locks(io);
-  auto first = lock(io, locks, "k", 40ms);
+  auto first = lock(io, locks, "k", 200ms);
   REQUIRE_FALSE(first.ec);
-  CHECK(lock(io, locks, "k", 40ms).ec == make_error_code(errc::lock_busy));
+  CHECK(lock(io, locks, "k", 200ms).ec == make_error_code(errc::lock_busy));
 
-  run_for(io, 80ms);
+  run_for(io, 300ms);
   CHECK(locks.held() == 0);
   auto second = lock(io, locks, "k", 10s);
   REQUIRE_FALSE(second.ec);
@@ -159,14 +159,15 @@ TEST_CASE("LocalLock leases expire; a stale token can neither extend nor release
 TEST_CASE("LocalLock extend renews the lease and keeps the fence") {
   asio::io_context io;
   LocalLock locks(io);
-  auto t = lock(io, locks, "k", 60ms);
+  // Generous margins: a loaded machine may stall the loop for tens of milliseconds.
+  auto t = lock(io, locks, "k", 500ms);
   REQUIRE_FALSE(t.ec);
-  for (int i = 0; i < 4; ++i) {
-    run_for(io, 30ms);
-    REQUIRE_FALSE(extend(io, locks, t.token, 60ms));
+  for (int i = 0; i < 5; ++i) {
+    run_for(io, 150ms);
+    REQUIRE_FALSE(extend(io, locks, t.token, 500ms));
   }
-  // 120 ms after the first ttl ran out, it is still held thanks to the extensions.
-  CHECK(lock(io, locks, "k", 60ms).ec == make_error_code(errc::lock_busy));
+  // 250 ms after the first ttl ran out, it is still held thanks to the extensions.
+  CHECK(lock(io, locks, "k", 500ms).ec == make_error_code(errc::lock_busy));
   CHECK(locks.held() == 1);
   // A token with the right owner but a forged fence is refused.
   LockToken forged = t.token;
