@@ -261,4 +261,9 @@ describe("court_session on three instances", () => {
     // On the survivors: one delivery of the evidence timer, the re-delivery.
     assert.deepEqual(firings(timerKey).map((f) => f.attempt), [2]);
   });
+
+  it("the instances still running stop cleanly on SIGTERM (exit 0: sanitizer builds report leaks through it)", T, async () => {
+    const exits = await Promise.all(["a", "b", "c"].map((n) => instances[n].stop()));
+    for (const [i, exit] of exits.entries()) assert.deepEqual(exit, { code: 0, signal: null }, `exit of ${["a", "b", "c"][i]}`);
+  });
 });
