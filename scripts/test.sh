@@ -21,6 +21,7 @@ ctest --test-dir build --output-on-failure --timeout 300
 
 echo "== benchmark smoke run (every scenario once at a tiny size; figures come from full runs)"
 /usr/bin/python3 bench/run.py --build-dir build --smoke
+/usr/bin/python3 bench/cluster_timers.py --smoke --binary build/examples/timer_soak/timer_soak
 
 echo "== fuzzers (libFuzzer, 15 s per target: Engine.IO payloads, Socket.IO packets, msgpack, queries)"
 bash tests/fuzz/build.sh 15 "$root/build-fuzz"
