@@ -118,7 +118,15 @@ void EngineSession::send(QueuedPacket packet) {
 void EngineSession::send_now(QueuedPacket packet) {
   if (!is_open()) return;
   if (ws_) {
-    ws_->send(packet.type, packet.data(), packet.binary);
+    PreparedFrame frame;
+    if (packet.shared) {
+      if (auto core = core_.lock()) frame = core->prepared_frame(*ws_, packet.type, packet.shared, packet.binary);
+    }
+    if (frame) {
+      ws_->send_prepared(frame);
+    } else {
+      ws_->send(packet.type, packet.data(), packet.binary);
+    }
     if (ws_ && ws_->buffered_amount() > max_buffered_bytes_) {
       close(CloseReason::transport_error, "send queue over max_buffered_bytes (client not reading)");
     }
@@ -414,7 +422,7 @@ void EngineSession::cancel_upgrade(std::string_view why) {
 // Closing
 
 void EngineSession::close_by_server() {
-  // Queued packets still go out: websocketpp writes them before the close frame, and on polling
+  // Queued packets still go out: the transport writes them before the close frame, and on polling
   // close() delivers them with the close packet (now, or on the next poll).
   run_on_thread([self = shared_from_this()] { self->close(CloseReason::forced_close, "closed by server"); });
 }
