@@ -216,9 +216,9 @@ HttpRequestParser::Status HttpRequestParser::parse_head() {
       if (!iequals(value, "chunked")) return fail(501, "unsupported Transfer-Encoding (only chunked)");
       chunked = true;
     } else if (iequals(name, "connection")) {
-      connection = request_.headers.back().second;
+      connection = value;  // views into head_, which outlives this function's use of them
     } else if (iequals(name, "upgrade")) {
-      upgrade = request_.headers.back().second;
+      upgrade = value;
     } else if (iequals(name, "expect")) {
       if (!iequals(value, "100-continue")) return fail(417, "unsupported Expect");
       expect_continue_ = true;
