@@ -1,6 +1,5 @@
 #include "engine/engine_core.hpp"
 
-#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 #include <algorithm>
@@ -269,30 +268,6 @@ std::shared_ptr<WsHandler> EngineCore::open_websocket(const HttpRequest& request
     return nullptr;
   }
   return it->second->begin_upgrade(std::move(link));
-}
-
-PreparedFrame EngineCore::prepared_frame(const WsLink& link, PacketType type, const std::shared_ptr<const std::string>& data,
-                                         bool binary) {
-  for (const auto& e : frame_cache_)
-    if (e.data == data && e.type == type && e.binary == binary) return e.frame;
-  PreparedFrame frame = link.prepare(type, *data, binary);
-  if (!frame) return frame;
-  FrameCacheEntry& slot = frame_cache_[frame_cache_next_];
-  frame_cache_next_ = (frame_cache_next_ + 1) % kFrameCacheSize;
-  slot.data = data;
-  slot.type = type;
-  slot.binary = binary;
-  slot.frame = frame;
-  if (!frame_cache_clear_posted_) {
-    frame_cache_clear_posted_ = true;
-    asio::post(io_, [weak = weak_from_this()] {
-      auto self = weak.lock();
-      if (!self) return;
-      for (auto& e : self->frame_cache_) e = FrameCacheEntry{};
-      self->frame_cache_clear_posted_ = false;
-    });
-  }
-  return frame;
 }
 
 void EngineCore::remove_session(const std::string& id) {

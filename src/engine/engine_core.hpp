@@ -47,10 +47,6 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   void add_cors_headers(const HttpRequest& request, HeaderList& headers) const;
   HttpResponse error_response(const HttpRequest& request, errc error) const;
   void log_refusal(const HttpRequest& request, errc error, std::string_view detail) const;
-  /// The frame of a shared packet (a broadcast) for `link`, built by the first recipient's link and
-  /// reused by the others in the same io_context turn; null when the link cannot prepare frames.
-  PreparedFrame prepared_frame(const WsLink& link, PacketType type, const std::shared_ptr<const std::string>& data,
-                               bool binary);
 
  private:
   /// Checks a request against Node's engine.io rules; returns the error to answer with, if any.
@@ -66,19 +62,6 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   bool closed_ = false;
   std::vector<std::shared_ptr<WsLink>> draining_;  // links closed by close_all()
 
-  // Frames of the shared packets sent in the current turn. A broadcast reaches its recipients one
-  // after another with the same shared string, so a few entries catch it (text + attachments);
-  // the cache is emptied at the end of the turn so it pins no payload.
-  struct FrameCacheEntry {
-    std::shared_ptr<const std::string> data;  // keeps the key's address from being reused
-    PacketType type = PacketType::message;
-    bool binary = false;
-    PreparedFrame frame;
-  };
-  static constexpr std::size_t kFrameCacheSize = 4;
-  FrameCacheEntry frame_cache_[kFrameCacheSize];
-  std::size_t frame_cache_next_ = 0;
-  bool frame_cache_clear_posted_ = false;
 };
 
 }  // namespace courier::detail

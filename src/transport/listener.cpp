@@ -327,9 +327,7 @@ void TransportContext::flush_dirty() {
   flushing_.swap(dirty_);
   for (std::size_t i = 0; i < flushing_.size(); ++i) {
     Connection* c = flushing_[i];
-    if (!c) continue;  // destroyed since it was scheduled
-    auto keep = c->shared_from_this();  // a failing write may drop the last other reference
-    c->flush();
+    if (c) c->flush();  // (null: destroyed since it was scheduled)
   }
   flushing_.clear();
 }
@@ -642,6 +640,8 @@ void Connection::enqueue(PreparedFrame frame) {
 
 void Connection::flush() {
   flush_scheduled_ = false;
+  // No reference is taken here (this runs for every recipient of a broadcast): the paths that may
+  // release the connection's last owner (errors, the end of a close) take their own.
   if (mode_ == Mode::closed || write_waiting_) return;
   auto& iov = ctx_->iovecs;
   while (out_head_ < out_.size()) {
@@ -660,6 +660,7 @@ void Connection::flush() {
       return;
     }
     if (ec) {
+      auto self = shared_from_this();
       on_transport_error(ec);
       return;
     }
@@ -683,7 +684,10 @@ void Connection::flush() {
   out_.clear();
   out_head_ = out_offset_ = 0;
   if (out_.capacity() > 32) std::vector<PreparedFrame>().swap(out_);  // a burst's queue is not kept
-  after_flush();
+  if (close_after_flush_) {
+    auto self = shared_from_this();
+    after_flush();
+  }
 }
 
 void Connection::wait_writable() {
