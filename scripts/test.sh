@@ -22,7 +22,7 @@ ctest --test-dir build --output-on-failure --timeout 300
 echo "== benchmark smoke run (every scenario once at a tiny size; figures come from full runs)"
 /usr/bin/python3 bench/run.py --build-dir build --smoke
 
-echo "== fuzzers (libFuzzer, 15 s per target: Engine.IO payloads, Socket.IO packets, msgpack, queries)"
+echo "== fuzzers (libFuzzer, 15 s per target: Engine.IO payloads, Socket.IO packets, msgpack, queries, HTTP requests, WebSocket frames)"
 bash tests/fuzz/build.sh 15 "$root/build-fuzz"
 
 echo "== build (ASan + UBSan)"
