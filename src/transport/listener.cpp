@@ -250,7 +250,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   std::weak_ptr<ListenerImpl> listener_;
   asio::ip::tcp::socket socket_;
   std::unique_ptr<HttpState> http_;
-  std::unique_ptr<asio::steady_timer> timer_;
+  std::unique_ptr<asio::steady_timer> timer_;  // only while HTTP or a close handshake needs one
   std::string in_;  // bytes of an incomplete frame or request, or pipelined requests
   std::vector<PreparedFrame> out_;
   std::size_t out_head_ = 0;    // first unsent buffer
@@ -569,7 +569,9 @@ void Connection::respond(Exchange* exchange, HttpResponse response) {
   http_->exchange = nullptr;
   write_response(response, http_->keep_alive);
   if (!http_->keep_alive) return;
-  set_deadline(ctx_->options.keep_alive_timeout);
+  // The response has request_timeout to get out (a client that stops reading is dropped); the
+  // keep-alive idle time starts once it is written (see flush()).
+  set_deadline(ctx_->options.request_timeout);
   resume_http();
 }
 
@@ -687,6 +689,8 @@ void Connection::flush() {
   if (close_after_flush_) {
     auto self = shared_from_this();
     after_flush();
+  } else if (mode_ == Mode::http && http_ && !http_->exchange && http_->parser.idle()) {
+    set_deadline(ctx_->options.keep_alive_timeout);  // all answered and written: idle from now
   }
 }
 

@@ -8,8 +8,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -432,4 +436,26 @@ TEST_CASE("server-initiated close waits for the client's close frame", "[transpo
   CHECK(Client::close_code(close.second) == 1000);
   c.send_frame(8, close.second);
   CHECK(c.closed_by_server());
+}
+
+TEST_CASE("a response still being written is not cut by the keep-alive timeout", "[transport][listener]") {
+  // A body far larger than the loopback socket buffers, read only after the idle timeout passed.
+  const std::string dir = "/tmp/courier-listener-test-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string body(24u << 20, 'z');
+  {
+    std::ofstream(dir + "/big.txt", std::ios::binary) << body;
+  }
+  ListenOptions lo;
+  lo.keep_alive_timeout = 100ms;
+  Server server(lo);
+  server.listener.serve_static("/files/", dir);
+  Client c(server.listener.port());
+  c.write("GET /files/big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(500ms);
+  const Response r = c.response();
+  CHECK(r.status == 200);
+  CHECK(r.body.size() == body.size());
+  CHECK(c.closed_by_server());  // idle afterwards: then the keep-alive timeout applies
+  std::filesystem::remove_all(dir);
 }
