@@ -3,7 +3,6 @@ include_guard(GLOBAL)
 
 find_package(Threads REQUIRED)
 find_package(Asio REQUIRED)  # cmake/FindAsio.cmake: standalone Asio ships no CMake config
-find_package(websocketpp CONFIG REQUIRED)
 find_package(RapidJSON CONFIG REQUIRED)
 
 # RapidJSON's config sets only RAPIDJSON_INCLUDE_DIRS; wrap it in a target once.

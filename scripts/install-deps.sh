@@ -11,7 +11,7 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config git
   # libraries (header-only or static-friendly Debian packages)
-  libasio-dev libwebsocketpp-dev rapidjson-dev catch2 libhiredis-dev libmsgpack-cxx-dev
+  libasio-dev rapidjson-dev catch2 libhiredis-dev libmsgpack-cxx-dev
   # test peers: a real Redis, the Python Engine.IO/Socket.IO clients, Chromium for the browser
   # test (driven by npm playwright-core; no browser download) and a font for its screenshots
   redis-server redis-tools python3 python3-socketio python3-engineio python3-websocket python3-requests

@@ -23,7 +23,7 @@ echo "== benchmark smoke run (every scenario once at a tiny size; figures come f
 /usr/bin/python3 bench/run.py --build-dir build --smoke
 /usr/bin/python3 bench/cluster_timers.py --smoke --binary build/examples/timer_soak/timer_soak
 
-echo "== fuzzers (libFuzzer, 15 s per target: Engine.IO payloads, Socket.IO packets, msgpack, queries)"
+echo "== fuzzers (libFuzzer, 15 s per target: Engine.IO payloads, Socket.IO packets, msgpack, queries, HTTP requests, WebSocket frames)"
 bash tests/fuzz/build.sh 15 "$root/build-fuzz"
 
 echo "== build (ASan + UBSan)"

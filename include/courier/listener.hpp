@@ -2,6 +2,7 @@
 /// @file listener.hpp
 /// The TCP/HTTP/WebSocket front door: accepts connections and routes them to mounted servers by path.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +30,16 @@ struct ListenOptions {
   int backlog = 4096;
   /// SO_REUSEADDR, so a restarted server can bind the port at once.
   bool reuse_address = true;
+  /// Time for a whole HTTP request (head and body) to arrive once it started, and for the first
+  /// request of a new connection; 30 s lets a 1 MB body through a slow link but no silent client
+  /// hold a connection forever (answered with 408).
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+  /// Idle time allowed between HTTP requests of a keep-alive connection; 5 s as Node's default
+  /// keepAliveTimeout (polling clients send their next request well within it).
+  std::chrono::milliseconds keep_alive_timeout = std::chrono::seconds(5);
+  /// Time the client has to answer the server's WebSocket close frame before the TCP connection is
+  /// dropped; 5 s, websocketpp's and browsers' usual close handshake bound.
+  std::chrono::milliseconds close_timeout = std::chrono::seconds(5);
 };
 
 /// Accepts HTTP and WebSocket connections on one port and hands each request to the server

@@ -1,5 +1,5 @@
 #pragma once
-// The seam between the transport (websocketpp today) and the engine. The engine sees HTTP
+// The seam between the transport (src/transport: courier's own HTTP/WebSocket on Asio) and the engine. The engine sees HTTP
 // exchanges and WebSocket links only through these interfaces, so it can be driven by a fake in
 // unit tests and by another transport later.
 
@@ -42,11 +42,16 @@ class HttpExchange {
  public:
   virtual ~HttpExchange() = default;
   virtual const HttpRequest& request() const noexcept = 0;
-  /// Sends the response and closes the connection; later calls do nothing.
+  /// Sends the response (the connection stays open for the next request when HTTP keep-alive
+  /// allows); later calls do nothing.
   virtual void respond(HttpResponse response) = 0;
   /// While the exchange is held, calls `on_abort` once if the client closes its end first.
   virtual void watch_abort(std::function<void()> on_abort) = 0;
 };
+
+/// A message already encoded as the transport's wire bytes (for WebSocket: one whole frame, which
+/// a server sends unmasked, so the same bytes serve every recipient). Immutable; shared freely.
+using PreparedFrame = std::shared_ptr<const std::string>;
 
 /// An open WebSocket connection. Sends are queued by the transport in order.
 class WsLink {
@@ -54,6 +59,12 @@ class WsLink {
   virtual ~WsLink() = default;
   /// Sends one Engine.IO packet: a text frame "<type><data>", or a binary frame of `data`.
   virtual void send(PacketType type, std::string_view data, bool binary) = 0;
+  /// Encodes one packet as send() would, once, for send_prepared() on any link of this transport
+  /// (a broadcast builds its frame once for all recipients). Null when the transport has no such
+  /// form; callers then use send().
+  virtual PreparedFrame prepare(PacketType /*type*/, std::string_view /*data*/, bool /*binary*/) const { return nullptr; }
+  /// Queues a frame made by prepare() (of this transport); shares it, copies nothing.
+  virtual void send_prepared(const PreparedFrame& /*frame*/) {}
   /// Starts a close handshake with the given WebSocket status code.
   virtual void close(std::uint16_t code, std::string_view reason) = 0;
   /// Bytes queued and not yet written.

@@ -29,7 +29,7 @@ const char* describe(DecodeStatus status) noexcept;
 inline constexpr char kRecordSeparator = '\x1e';
 
 /// Decodes one WebSocket message. A binary frame is a binary message packet as is; a text frame is
-/// a type digit followed by data and must be UTF-8 (websocketpp checks that already; checked again
+/// a type digit followed by data and must be UTF-8 (the transport checks that already; checked again
 /// only when `check_utf8`).
 DecodeStatus decode_ws_message(std::string_view frame, bool binary_frame, Packet& out, bool check_utf8 = false);
 

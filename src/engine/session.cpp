@@ -26,6 +26,52 @@ class SessionWsHandler final : public WsHandler {
   const WsLink* link_;
 };
 
+// Frames of the shared packets (broadcasts) sent in the current io_context turn. A broadcast
+// reaches its recipients one after another with the same shared string, so a few entries catch it
+// (the text packet and its attachments): the first recipient's link builds the frame, the others
+// queue the same bytes. Per thread, as an io_context is run by one thread. An entry holds its key
+// string, so an address match always means the same immutable payload; the cache is emptied at
+// the end of the turn only so that it pins no payload longer than needed.
+class FrameCache {
+ public:
+  PreparedFrame get(asio::io_context& io, const WsLink& link, PacketType type,
+                    const std::shared_ptr<const std::string>& data, bool binary) {
+    for (const auto& e : entries_)
+      if (e.data == data && e.type == type && e.binary == binary) return e.frame;
+    PreparedFrame frame = link.prepare(type, *data, binary);
+    if (!frame) return frame;
+    Entry& slot = entries_[next_];
+    next_ = (next_ + 1) % kSize;
+    slot.data = data;
+    slot.type = type;
+    slot.binary = binary;
+    slot.frame = frame;
+    if (!clear_posted_) {
+      clear_posted_ = true;
+      asio::post(io, [this] { clear(); });
+    }
+    return frame;
+  }
+
+ private:
+  void clear() {
+    for (auto& e : entries_) e = Entry{};
+    clear_posted_ = false;
+  }
+  struct Entry {
+    std::shared_ptr<const std::string> data;  // holds the key: its address is not reused meanwhile
+    PacketType type = PacketType::message;
+    bool binary = false;
+    PreparedFrame frame;
+  };
+  static constexpr std::size_t kSize = 4;
+  Entry entries_[kSize];
+  std::size_t next_ = 0;
+  bool clear_posted_ = false;
+};
+
+thread_local FrameCache frame_cache;
+
 HttpResponse text_response(std::string body, const char* content_type) {
   HttpResponse r;
   r.status = 200;
@@ -118,7 +164,15 @@ void EngineSession::send(QueuedPacket packet) {
 void EngineSession::send_now(QueuedPacket packet) {
   if (!is_open()) return;
   if (ws_) {
-    ws_->send(packet.type, packet.data(), packet.binary);
+    PreparedFrame frame;
+    if (packet.shared) {
+      frame = frame_cache.get(io_, *ws_, packet.type, packet.shared, packet.binary);
+    }
+    if (frame) {
+      ws_->send_prepared(frame);
+    } else {
+      ws_->send(packet.type, packet.data(), packet.binary);
+    }
     if (ws_ && ws_->buffered_amount() > max_buffered_bytes_) {
       close(CloseReason::transport_error, "send queue over max_buffered_bytes (client not reading)");
     }
@@ -414,7 +468,7 @@ void EngineSession::cancel_upgrade(std::string_view why) {
 // Closing
 
 void EngineSession::close_by_server() {
-  // Queued packets still go out: websocketpp writes them before the close frame, and on polling
+  // Queued packets still go out: the transport writes them before the close frame, and on polling
   // close() delivers them with the close packet (now, or on the next poll).
   run_on_thread([self = shared_from_this()] { self->close(CloseReason::forced_close, "closed by server"); });
 }

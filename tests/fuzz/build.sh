@@ -22,8 +22,10 @@ declare -A sources=(
   [sio_decoder_fuzz]="$root/src/protocol/packet.cpp"
   [msgpack_fuzz]="$root/src/redis/msgpack_value.cpp"
   [query_fuzz]="$root/src/engine/query.cpp"
+  [http_parser_fuzz]="$root/src/transport/http_parser.cpp"
+  [ws_frame_fuzz]="$root/src/transport/ws_frame.cpp"
 )
-for target in engine_payload_fuzz sio_decoder_fuzz msgpack_fuzz query_fuzz; do
+for target in engine_payload_fuzz sio_decoder_fuzz msgpack_fuzz query_fuzz http_parser_fuzz ws_frame_fuzz; do
   # shellcheck disable=SC2086
   "$CXX" "${flags[@]}" "$here/$target.cpp" ${sources[$target]} "${common[@]}" -o "$out/$target"
   mkdir -p "$out/corpus-$target"

@@ -1,0 +1,461 @@
+// The transport over real loopback sockets: HTTP/1.1 keep-alive and pipelining, Connection: close,
+// error statuses, chunked bodies, timeouts, abort of a held poll, and the WebSocket handshake,
+// echo, ping/pong, fragmentation, close handshake and protocol-error close codes. The server runs
+// on its own thread; the test drives it with blocking sockets (receive timeout: no test hangs).
+
+#include <catch2/catch.hpp>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/connect.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+
+#include <courier/engine_server.hpp>
+#include <courier/listener.hpp>
+
+#include "transport/sha1.hpp"
+
+using namespace courier;
+using namespace std::chrono_literals;
+
+namespace {
+
+EngineOptions engine_options(std::size_t max_size = 1000000) {
+  EngineOptions o;
+  o.max_http_buffer_size = max_size;
+  o.logger.level = LogLevel::off;
+  return o;
+}
+
+struct Server {
+  asio::io_context io;
+  EngineServer engine;
+  Listener listener;
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+  std::thread thread;
+  std::atomic<int> closes{0};
+  std::mutex mutex;
+  std::vector<std::string> close_reasons;
+
+  explicit Server(ListenOptions lo = {}, EngineOptions eo = engine_options())
+      : engine(io, std::move(eo)), listener(io, Logger{LogLevel::off, {}}), guard(io.get_executor()) {
+    engine.on_connection([this](EngineSocket s) {
+      s.on_message([s](const EngineMessage& m) {
+        if (m.binary)
+          s.send_binary(std::string(m.data));
+        else
+          s.send(std::string(m.data));
+      });
+      s.on_close([this](CloseReason r, std::string_view) {
+        std::lock_guard<std::mutex> lock(mutex);
+        close_reasons.emplace_back(to_string(r));
+        ++closes;
+      });
+    });
+    listener.mount(engine);
+    REQUIRE_FALSE(listener.listen(lo));
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Server() {
+    asio::post(io, [this] {
+      listener.close();
+      engine.close();
+    });
+    guard.reset();
+    std::this_thread::sleep_for(20ms);
+    io.stop();
+    thread.join();
+  }
+  bool wait_closes(int n) {
+    for (int i = 0; i < 300 && closes.load() < n; ++i) std::this_thread::sleep_for(10ms);
+    return closes.load() >= n;
+  }
+};
+
+struct Response {
+  int status = 0;
+  std::string head;
+  std::string body;
+  bool has(const std::string& header_line) const { return head.find(header_line) != std::string::npos; }
+};
+
+struct Client {
+  asio::io_context io;
+  asio::ip::tcp::socket sock{io};
+  std::string buf;
+
+  explicit Client(std::uint16_t port) {
+    sock.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    timeval tv{5, 0};
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  void write(const std::string& s) { asio::write(sock, asio::buffer(s)); }
+  // Reads more; false on EOF, error or timeout.
+  bool fill() {
+    char tmp[65536];
+    std::error_code ec;
+    const std::size_t n = sock.read_some(asio::buffer(tmp), ec);
+    if (ec) return false;
+    buf.append(tmp, n);
+    return true;
+  }
+  bool need(std::size_t n) {
+    while (buf.size() < n)
+      if (!fill()) return false;
+    return true;
+  }
+  Response response() {
+    Response r;
+    std::size_t end;
+    while ((end = buf.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return r;
+    r.head = buf.substr(0, end + 4);
+    buf.erase(0, end + 4);
+    r.status = std::stoi(r.head.substr(9, 3));
+    std::size_t length = 0;
+    const auto cl = r.head.find("Content-Length: ");
+    if (cl != std::string::npos) length = std::stoul(r.head.substr(cl + 16));
+    if (!need(length)) return r;
+    r.body = buf.substr(0, length);
+    buf.erase(0, length);
+    return r;
+  }
+  // True when the server ends the connection (EOF) with nothing more to read.
+  bool closed_by_server() {
+    char tmp[256];
+    std::error_code ec;
+    const std::size_t n = sock.read_some(asio::buffer(tmp), ec);
+    return n == 0 && (ec == asio::error::eof || ec == asio::error::connection_reset);
+  }
+
+  // WebSocket (client side: frames masked).
+  void send_frame(unsigned opcode, const std::string& payload, bool fin = true, bool masked = true) {
+    std::string f;
+    f += static_cast<char>((fin ? 0x80 : 0) | opcode);
+    const char m = masked ? static_cast<char>(0x80) : 0;
+    if (payload.size() < 126) {
+      f += static_cast<char>(m | static_cast<char>(payload.size()));
+    } else {
+      f += static_cast<char>(m | 126);
+      f += static_cast<char>(payload.size() >> 8);
+      f += static_cast<char>(payload.size() & 0xFF);
+    }
+    const char key[4] = {0x12, 0x34, 0x56, 0x78};
+    if (masked) f.append(key, 4);
+    for (std::size_t i = 0; i < payload.size(); ++i) f += masked ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i];
+    write(f);
+  }
+  // Reads one server frame: (opcode, payload); opcode -1 when the connection ended.
+  std::pair<int, std::string> frame() {
+    if (!need(2)) return {-1, {}};
+    const auto b0 = static_cast<unsigned char>(buf[0]), b1 = static_cast<unsigned char>(buf[1]);
+    REQUIRE((b1 & 0x80) == 0);  // server frames are not masked
+    std::size_t len = b1 & 0x7F, header = 2;
+    if (len == 126) {
+      if (!need(4)) return {-1, {}};
+      len = (static_cast<unsigned char>(buf[2]) << 8) | static_cast<unsigned char>(buf[3]);
+      header = 4;
+    } else if (len == 127) {
+      if (!need(10)) return {-1, {}};
+      len = 0;
+      for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<unsigned char>(buf[2 + i]);
+      header = 10;
+    }
+    if (!need(header + len)) return {-1, {}};
+    std::string payload = buf.substr(header, len);
+    buf.erase(0, header + len);
+    return {static_cast<int>(b0 & 0x0F), payload};
+  }
+  static int close_code(const std::string& payload) {
+    return payload.size() < 2 ? 0 : (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+  }
+  // Upgrade to a WebSocket Engine.IO session; returns the 101 response.
+  Response upgrade(const std::string& key = "dGhlIHNhbXBsZSBub25jZQ==") {
+    write("GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + "\r\n\r\n");
+    Response r;
+    std::size_t end;
+    while ((end = buf.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return r;
+    r.head = buf.substr(0, end + 4);
+    buf.erase(0, end + 4);
+    r.status = std::stoi(r.head.substr(9, 3));
+    return r;
+  }
+};
+
+std::string sid_of(const std::string& open) {
+  const auto p = open.find("\"sid\":\"");
+  REQUIRE(p != std::string::npos);
+  return open.substr(p + 7, open.find('"', p + 7) - p - 7);
+}
+
+const std::string kHandshake = "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("HTTP keep-alive: one connection serves a whole polling session, pipelined too", "[transport][listener]") {
+  Server server;
+  Client c(server.listener.port());
+  c.write(kHandshake);
+  const Response open = c.response();
+  REQUIRE(open.status == 200);
+  CHECK_FALSE(open.has("Connection: close"));
+  const std::string sid = sid_of(open.body);
+  const std::string q = "/engine.io/?EIO=4&transport=polling&sid=" + sid;
+  // POST then GET in one write: answered in order on the same connection.
+  c.write("POST " + q + " HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n4hello" + "GET " + q + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  const Response posted = c.response();
+  CHECK(posted.status == 200);
+  CHECK(posted.body == "ok");
+  const Response polled = c.response();
+  CHECK(polled.status == 200);
+  CHECK(polled.body == "4hello");
+  // A chunked body is decoded.
+  c.write("POST " + q + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n4c\r\n4\r\nhunk\r\n0\r\n\r\n");
+  CHECK(c.response().body == "ok");
+  c.write("GET " + q + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(c.response().body == "4chunk");
+}
+
+TEST_CASE("Connection: close and HTTP/1.0 end the connection after the response", "[transport][listener]") {
+  Server server;
+  {
+    Client c(server.listener.port());
+    c.write("GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nConnection: close\r\n\r\n");
+    const Response r = c.response();
+    CHECK(r.status == 200);
+    CHECK(r.has("Connection: close"));
+    CHECK(c.closed_by_server());
+  }
+  {
+    Client c(server.listener.port());
+    c.write("GET /nope HTTP/1.0\r\n\r\n");
+    const Response r = c.response();
+    CHECK(r.status == 404);
+    CHECK(c.closed_by_server());
+  }
+  {
+    Client c(server.listener.port());
+    c.write("GET /nope HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    CHECK(c.response().has("Connection: keep-alive"));
+    c.write("GET /nope HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    CHECK(c.response().status == 404);
+  }
+}
+
+TEST_CASE("bad requests get 400 / 404 / 413 / 431 and the connection ends", "[transport][listener]") {
+  Server server(ListenOptions{}, engine_options(1000));
+  struct Case {
+    std::string request;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"HELLO\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400},
+      {"GET /elsewhere HTTP/1.1\r\n\r\n", 404},
+      {"POST /engine.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nContent-Length: 5000\r\n\r\n", 413},
+      {"POST /engine.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n", 413},
+      {"GET / HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n", 431},
+      {"GET / HTTP/2.0\r\n\r\n", 505},
+  };
+  for (const auto& k : cases) {
+    CAPTURE(k.request.substr(0, 60));
+    Client c(server.listener.port());
+    c.write(k.request);
+    const Response r = c.response();
+    CHECK(r.status == k.status);
+    if (k.status != 404) {
+      CHECK(r.has("Connection: close"));
+      CHECK(c.closed_by_server());
+    }
+  }
+  // The server still serves others.
+  Client ok(server.listener.port());
+  ok.write(kHandshake);
+  CHECK(ok.response().status == 200);
+}
+
+TEST_CASE("a silent client is timed out: 408 mid-request, quiet close when idle", "[transport][listener]") {
+  ListenOptions lo;
+  lo.request_timeout = 300ms;
+  lo.keep_alive_timeout = 200ms;
+  Server server(lo);
+  Client partial(server.listener.port());
+  partial.write("GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost:");
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(partial.response().status == 408);
+  CHECK(partial.closed_by_server());
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+
+  Client idle(server.listener.port());
+  idle.write("GET /nope HTTP/1.1\r\n\r\n");
+  CHECK(idle.response().status == 404);
+  CHECK(idle.closed_by_server());  // after keep_alive_timeout, not the 5 s receive timeout
+
+  Client silent(server.listener.port());  // connects and never sends
+  CHECK(silent.closed_by_server());
+}
+
+TEST_CASE("a held poll whose client goes away closes the session", "[transport][listener]") {
+  Server server;
+  Client c(server.listener.port());
+  c.write(kHandshake);
+  const std::string sid = sid_of(c.response().body);
+  c.write("GET /engine.io/?EIO=4&transport=polling&sid=" + sid + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(100ms);  // the poll is held (nothing to send)
+  CHECK(server.closes.load() == 0);
+  c.sock.close();
+  REQUIRE(server.wait_closes(1));
+  std::lock_guard<std::mutex> lock(server.mutex);
+  CHECK(server.close_reasons[0] == "transport error");
+}
+
+TEST_CASE("WebSocket: handshake, echo, ping/pong, fragments, close handshake", "[transport][listener][ws]") {
+  Server server;
+  Client c(server.listener.port());
+  const Response r = c.upgrade("x3JJHMbDL1EzLkh9GBhXDw==");
+  REQUIRE(r.status == 101);
+  CHECK(r.has("Sec-WebSocket-Accept: " + detail::websocket_accept("x3JJHMbDL1EzLkh9GBhXDw==") + "\r\n"));
+  CHECK(r.has("Upgrade: websocket"));
+  auto open = c.frame();
+  REQUIRE(open.first == 1);
+  CHECK(open.second.rfind("0{\"sid\":", 0) == 0);
+
+  c.send_frame(1, "4hello");
+  CHECK(c.frame() == std::make_pair(1, std::string("4hello")));
+  c.send_frame(2, std::string("\x00\xFF", 2));
+  CHECK(c.frame() == std::make_pair(2, std::string("\x00\xFF", 2)));
+  c.send_frame(9, "are you there");
+  CHECK(c.frame() == std::make_pair(10, std::string("are you there")));
+  // Fragmented with a ping in between: the pong comes first, then the whole message.
+  c.send_frame(1, "4fr", false);
+  c.send_frame(9, "p");
+  c.send_frame(0, "ag", false);
+  c.send_frame(0, "ment", true);
+  CHECK(c.frame() == std::make_pair(10, std::string("p")));
+  CHECK(c.frame() == std::make_pair(1, std::string("4fragment")));
+  // A large message (16-bit length) both ways.
+  const std::string big = "4" + std::string(40000, 'b');
+  c.send_frame(1, big);
+  CHECK(c.frame() == std::make_pair(1, big));
+
+  c.send_frame(8, std::string("\x03\xE8", 2));
+  const auto close = c.frame();
+  CHECK(close.first == 8);
+  CHECK(Client::close_code(close.second) == 1000);
+  CHECK(c.closed_by_server());
+  REQUIRE(server.wait_closes(1));
+  std::lock_guard<std::mutex> lock(server.mutex);
+  CHECK(server.close_reasons[0] == "transport close");
+}
+
+TEST_CASE("WebSocket protocol errors close with 1002 / 1007 / 1009", "[transport][listener][ws]") {
+  Server server(ListenOptions{}, engine_options(1000));
+  struct Case {
+    const char* what;
+    unsigned opcode;
+    std::string payload;
+    bool masked;
+    int code;
+  };
+  const std::vector<Case> cases = {
+      {"unmasked frame", 1, "4hi", false, 1002},
+      {"control frame over 125 bytes", 9, std::string(126, 'p'), true, 1002},
+      {"unknown opcode", 3, "x", true, 1002},
+      {"invalid UTF-8", 1, "4\xC0\xAF", true, 1007},
+      {"message over max_http_buffer_size", 2, std::string(1001, 'x'), true, 1009},
+  };
+  int expected_closes = 0;
+  for (const auto& k : cases) {
+    CAPTURE(k.what);
+    Client c(server.listener.port());
+    REQUIRE(c.upgrade().status == 101);
+    REQUIRE(c.frame().first == 1);  // open packet
+    c.send_frame(k.opcode, k.payload, true, k.masked);
+    const auto close = c.frame();
+    CHECK(close.first == 8);
+    CHECK(Client::close_code(close.second) == k.code);
+    CHECK(c.closed_by_server());
+    REQUIRE(server.wait_closes(++expected_closes));
+  }
+  std::lock_guard<std::mutex> lock(server.mutex);
+  for (const auto& reason : server.close_reasons) CHECK(reason == "transport error");
+}
+
+TEST_CASE("WebSocket upgrades that cannot be accepted are answered over HTTP", "[transport][listener][ws]") {
+  Server server;
+  {
+    Client c(server.listener.port());
+    c.write("GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    const Response r = c.response();
+    CHECK(r.status == 426);
+    CHECK(r.has("Sec-WebSocket-Version: 13"));
+  }
+  {
+    Client c(server.listener.port());
+    c.write("GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n");
+    CHECK(c.response().status == 400);
+  }
+  {
+    Client c(server.listener.port());  // the engine refuses (unknown protocol version)
+    c.write("GET /engine.io/?EIO=3&transport=websocket HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    CHECK(c.response().status == 400);
+    CHECK(c.closed_by_server());
+  }
+}
+
+TEST_CASE("server-initiated close waits for the client's close frame", "[transport][listener][ws]") {
+  Server server;
+  Client c(server.listener.port());
+  REQUIRE(c.upgrade().status == 101);
+  REQUIRE(c.frame().first == 1);
+  asio::post(server.io, [&server] { server.engine.close(); });
+  const auto close = c.frame();
+  REQUIRE(close.first == 8);
+  CHECK(Client::close_code(close.second) == 1000);
+  c.send_frame(8, close.second);
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("a response still being written is not cut by the keep-alive timeout", "[transport][listener]") {
+  // A body far larger than the loopback socket buffers, read only after the idle timeout passed.
+  const std::string dir = "/tmp/courier-listener-test-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string body(24u << 20, 'z');
+  {
+    std::ofstream(dir + "/big.txt", std::ios::binary) << body;
+  }
+  ListenOptions lo;
+  lo.keep_alive_timeout = 100ms;
+  Server server(lo);
+  server.listener.serve_static("/files/", dir);
+  Client c(server.listener.port());
+  c.write("GET /files/big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(500ms);
+  const Response r = c.response();
+  CHECK(r.status == 200);
+  CHECK(r.body.size() == body.size());
+  CHECK(c.closed_by_server());  // idle afterwards: then the keep-alive timeout applies
+  std::filesystem::remove_all(dir);
+}
