@@ -5,7 +5,8 @@ Runs the interop test server (courier) and the Node reference server (socket.io 
 @socket.io/redis-adapter) as one cluster over a real redis-server, puts a recording TCP proxy in
 front of courier's HTTP port and in front of Redis, drives them with the real socket.io-client
 (drive.js) and python-socketio (drive.py), then splits what the clients and servers really sent:
-  raw_client_streams/  whole client->server byte streams (HTTP requests, upgrades, WebSocket frames)
+  http_parser_fuzz/    whole client->server byte streams (HTTP requests, pipelined or upgraded)
+  ws_frame_fuzz/       the client's WebSocket frames after an upgrade
   query_fuzz/          request query strings
   engine_payload_fuzz/ polling bodies and WebSocket messages (Engine.IO packets)
   sio_decoder_fuzz/    Socket.IO packets with their binary attachments (the target's input format)
@@ -171,11 +172,15 @@ def sio_seed(text, attachments):
 
 
 def collect(http_streams, redis_streams):
-    seeds = {k: set() for k in ("raw_client_streams", "query_fuzz", "engine_payload_fuzz",
+    seeds = {k: set() for k in ("http_parser_fuzz", "ws_frame_fuzz", "query_fuzz", "engine_payload_fuzz",
                                 "sio_decoder_fuzz", "msgpack_fuzz")}
     for stream in http_streams:
+        # The transport fuzzers read their step size from the first byte, then the stream.
         if stream:
-            seeds["raw_client_streams"].add(bytes(stream[:MAX_SEED]))
+            seeds["http_parser_fuzz"].add(b"\x07" + bytes(stream[:MAX_SEED]))
+            upgrade = bytes(stream).find(b"\r\n\r\n") if b"Upgrade: websocket" in bytes(stream[:4096]) else -1
+            if upgrade >= 0 and len(stream) > upgrade + 4:
+                seeds["ws_frame_fuzz"].add(b"\x05" + bytes(stream[upgrade + 4:upgrade + 4 + MAX_SEED]))
         pending = None  # (text, [attachments]) waiting for binary WebSocket frames
         for item in split_http(stream):
             if item[0] == "request":
@@ -220,6 +225,9 @@ def write_seeds(seeds, out_dir):
     for target, items in seeds.items():
         folder = os.path.join(out_dir, target)
         os.makedirs(folder, exist_ok=True)
+        for old in os.listdir(folder):  # a new capture replaces the previous one (hand-written seeds stay)
+            if old.startswith("captured-"):
+                os.remove(os.path.join(folder, old))
         # Prefer variety: shortest first per distinct 8-byte prefix, then the rest by size.
         chosen, prefixes = [], set()
         for item in sorted(items, key=len):
