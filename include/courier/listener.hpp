@@ -34,6 +34,10 @@ struct ListenOptions {
   /// request of a new connection; 30 s lets a 1 MB body through a slow link but no silent client
   /// hold a connection forever (answered with 408).
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+  /// Time for the request head (request line and headers, at most 16 KiB) to arrive, on a new
+  /// connection and for each request; 5 s is many round trips of a slow mobile link, yet a
+  /// half-sent request (slowloris) or a silent connection costs a descriptor for 5 s only.
+  std::chrono::milliseconds head_timeout = std::chrono::seconds(5);
   /// Idle time allowed between HTTP requests of a keep-alive connection; 5 s as Node's default
   /// keepAliveTimeout (polling clients send their next request well within it).
   std::chrono::milliseconds keep_alive_timeout = std::chrono::seconds(5);

@@ -76,7 +76,8 @@ void HttpRequestParser::reset() {
   std::string().swap(head_);
   request_ = HttpRequest{};
   content_length_ = chunk_left_ = 0;
-  max_body_ = trailer_bytes_ = 0;
+  max_body_ = trailer_bytes_ = method_checked_ = 0;
+  method_done_ = false;
   keep_alive_ = true;
   http10_ = expect_continue_ = false;
   error_status_ = 0;
@@ -106,6 +107,18 @@ HttpRequestParser::Status HttpRequestParser::feed(std::string_view in, std::size
         const std::size_t room = limits_.max_head_size + 4 - std::min(old, limits_.max_head_size + 4);
         const std::size_t take = std::min(room, in.size() - at);
         head_.append(in.data() + at, take);
+        // Refuse a request whose method is not a token as soon as its bytes arrive: random bytes
+        // or a TLS ClientHello on the plain port get their 400 now, not after a timeout.
+        if (method_checked_ < head_.size() && !method_done_) {
+          for (; method_checked_ < head_.size(); ++method_checked_) {
+            const auto c = static_cast<unsigned char>(head_[method_checked_]);
+            if (c == ' ' && method_checked_ != 0) {
+              method_done_ = true;
+              break;
+            }
+            if (!is_tchar(c) || method_checked_ >= kMaxMethod) return fail(400, "malformed method");
+          }
+        }
         const std::size_t from = old >= 3 ? old - 3 : 0;
         const std::size_t end = head_.find("\r\n\r\n", from);
         if (end == std::string::npos) {

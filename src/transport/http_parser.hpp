@@ -76,6 +76,9 @@ class HttpRequestParser {
   std::uint64_t chunk_left_ = 0;
   std::size_t max_body_ = 0;
   std::size_t trailer_bytes_ = 0;
+  std::size_t method_checked_ = 0;  // bytes of the request line's method validated so far
+  bool method_done_ = false;
+  static constexpr std::size_t kMaxMethod = 32;  // longer than any registered method
   bool keep_alive_ = true;
   bool http10_ = false;
   bool expect_continue_ = false;

@@ -28,6 +28,7 @@
 #include <courier/listener.hpp>
 
 #include <array>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -210,6 +211,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
     bool keep_alive = true;
     bool http10 = false;
     bool timing_request = false;  // the deadline is the request timeout (else idle timeout)
+    bool timing_head = false;     // ... and the head has not arrived yet (head_timeout applies)
     HttpState(HttpParserLimits limits, std::function<std::size_t(const HttpRequest&)> body_limit)
         : parser(limits, std::move(body_limit)) {}
   };
@@ -363,7 +365,8 @@ void Connection::start() {
     http_->remote_address = addr.to_string();
   }
   http_->timing_request = true;
-  set_deadline(ctx_->options.request_timeout);
+  http_->timing_head = true;
+  set_deadline(std::min(ctx_->options.head_timeout, ctx_->options.request_timeout));
   arm_read();
 }
 
@@ -438,6 +441,11 @@ std::size_t Connection::process(char* data, std::size_t size) {
       at += used;
       if (was_idle && !http_->parser.idle() && !http_->timing_request) {
         http_->timing_request = true;
+        http_->timing_head = true;
+        set_deadline(std::min(ctx_->options.head_timeout, ctx_->options.request_timeout));
+      }
+      if (http_->timing_head && http_->parser.head_done() && status == HttpRequestParser::Status::need_more) {
+        http_->timing_head = false;  // a body is on its way: it gets the whole request_timeout
         set_deadline(ctx_->options.request_timeout);
       }
       if (status == HttpRequestParser::Status::need_more) break;
@@ -467,6 +475,7 @@ void Connection::on_request() {
   http_->http10 = http_->parser.http10();
   http_->parser.reset();
   http_->timing_request = false;
+  http_->timing_head = false;
   clear_deadline();
   auto service = route(request.path);
   if (request.upgrade) {
@@ -783,8 +792,10 @@ void Connection::on_deadline() {
     case Mode::http:
       if (!http_ || http_->exchange) return;  // the engine holds the request; it answers in time
       if (!http_->parser.idle()) {
+        const bool head = http_->timing_head;
         http_->parser.reset();
-        reply_error(408, "request not received within request_timeout");
+        reply_error(408, head ? "request head not received within head_timeout"
+                              : "request not received within request_timeout");
         return;
       }
       close_socket();  // idle keep-alive connection

@@ -211,3 +211,18 @@ TEST_CASE("header_has_token", "[transport][http]") {
   CHECK_FALSE(header_has_token("closed", "close"));
   CHECK_FALSE(header_has_token("", "close"));
 }
+
+TEST_CASE("a method that is not a token fails before its line is complete", "[transport][http]") {
+  for (const std::string& bad : {std::string("\x16\x03\x01", 3), std::string("GE\x01"), std::string("{\"json\""),
+                                std::string(40, 'A')}) {
+    HttpRequestParser parser(HttpParserLimits{}, [](const HttpRequest&) { return std::size_t{0}; });
+    std::size_t used = 0;
+    CHECK(parser.feed(bad, used) == HttpRequestParser::Status::error);
+    CHECK(parser.error_status() == 400);
+  }
+  // A valid method split anywhere still waits for more.
+  HttpRequestParser parser(HttpParserLimits{}, [](const HttpRequest&) { return std::size_t{0}; });
+  std::size_t used = 0;
+  CHECK(parser.feed("GE", used) == HttpRequestParser::Status::need_more);
+  CHECK(parser.feed("T / HTTP/1.1\r\n", used) == HttpRequestParser::Status::need_more);
+}

@@ -314,6 +314,34 @@ TEST_CASE("a silent client is timed out: 408 mid-request, quiet close when idle"
   CHECK(silent.closed_by_server());
 }
 
+TEST_CASE("a half-sent head gets 408 after head_timeout; a body keeps the longer request_timeout", "[transport][listener]") {
+  ListenOptions lo;
+  lo.head_timeout = 300ms;
+  lo.request_timeout = 5s;
+  Server server(lo);
+  Client slowloris(server.listener.port());
+  slowloris.write("GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(slowloris.response().status == 408);
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+
+  // Head complete, body trickling: head_timeout no longer applies.
+  Client slow_body(server.listener.port());
+  slow_body.write("POST /engine.io/?EIO=4&transport=polling&sid=nope HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab");
+  std::this_thread::sleep_for(600ms);
+  slow_body.write("cd");
+  CHECK(slow_body.response().status == 400);  // the engine's answer (unknown sid), not a 408
+}
+
+TEST_CASE("bytes that cannot start a request (a TLS hello, binary noise) get 400 at once", "[transport][listener]") {
+  Server server;
+  Client tls(server.listener.port());
+  tls.write(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(tls.response().status == 400);
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+}
+
 TEST_CASE("a held poll whose client goes away closes the session", "[transport][listener]") {
   Server server;
   Client c(server.listener.port());
