@@ -62,6 +62,20 @@ struct SocketInfo {
   Value data;           ///< host-provided data shared with the cluster (Socket::set_shared_data)
 };
 
+/// A socket connected to this instance, as the host hands it to adapters: an adapter may keep
+/// these references in its rooms so that a local broadcast reaches its recipients without a
+/// lookup by id (AdapterHost::local_socket, AdapterHost::deliver_to).
+///
+/// Thread-safety: the server's thread only.
+class LocalSocket {
+ public:
+  /// The socket's id.
+  virtual const SocketId& local_id() const noexcept = 0;
+
+ protected:
+  ~LocalSocket() = default;  // owned by the host, never deleted through this type
+};
+
 /// The namespace side of an adapter: what it may do to this instance's sockets. Implemented by
 /// courier; valid for the adapter's lifetime; called on the server's thread only.
 class AdapterHost {
@@ -73,6 +87,22 @@ class AdapterHost {
   /// that are not writable). With `ack`, each socket routes its ack for `packet.id` to it.
   virtual void deliver(const OutPacket& packet, const std::vector<SocketId>& ids, bool volatile_,
                        std::function<void(Args)> ack) = 0;
+  /// The local socket `id`, or nullptr when it is not connected here (or the host hands out no
+  /// references). Valid until the adapter's del_all(id), which the host calls before the socket
+  /// goes away.
+  virtual LocalSocket* local_socket(const SocketId& id) noexcept {
+    (void)id;
+    return nullptr;
+  }
+  /// As deliver(), to sockets given by reference (from local_socket()): no lookup per recipient.
+  /// The default maps them back to ids for hosts that only implement deliver().
+  virtual void deliver_to(const OutPacket& packet, const std::vector<LocalSocket*>& sockets, bool volatile_,
+                          std::function<void(Args)> ack) {
+    std::vector<SocketId> ids;
+    ids.reserve(sockets.size());
+    for (const LocalSocket* s : sockets) ids.push_back(s->local_id());
+    deliver(packet, ids, volatile_, std::move(ack));
+  }
   /// Describes a local socket; nullopt when it is not connected here.
   virtual std::optional<SocketInfo> describe(const SocketId& id) const = 0;
   /// Disconnects a local socket ("server namespace disconnect"; `close` also ends its connection).

@@ -6,6 +6,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <courier/adapter.hpp>
 
@@ -54,9 +55,24 @@ class InMemoryAdapter : public Adapter {
   bool is_socket_room(const RoomName& room) const noexcept { return sids_.count(room) != 0; }
 
  private:
+  struct SocketEntry {
+    std::unordered_set<RoomName> rooms;
+    LocalSocket* ref = nullptr;  // from the host, so broadcasts need no lookup by id
+  };
+  using SocketMap = std::unordered_map<SocketId, SocketEntry>;
+  // A node of sids_: its address is stable until the socket is erased (del_all), and rooms hold
+  // it so that a broadcast walks its recipients without hashing their ids.
+  using SocketNode = SocketMap::value_type;
+
+  template <class F>
+  void for_each_match(const BroadcastOptions& opts, F&& f) const;
+  /// Delivers to every match; returns how many sockets matched.
+  std::size_t deliver_matching(const OutPacket& packet, const BroadcastOptions& opts, std::function<void(Args)> ack);
+
   AdapterHost& host_;
-  std::unordered_map<RoomName, std::unordered_set<SocketId>> rooms_;
-  std::unordered_map<SocketId, std::unordered_set<RoomName>> sids_;
+  std::unordered_map<RoomName, std::unordered_set<SocketNode*>> rooms_;
+  SocketMap sids_;
+  std::vector<LocalSocket*> scratch_;  // recipients of the current broadcast, kept for its capacity
 };
 
 }  // namespace courier

@@ -9,21 +9,24 @@ AdapterFactory InMemoryAdapter::factory() {
 }
 
 void InMemoryAdapter::add_all(const SocketId& id, const std::vector<RoomName>& rooms) {
-  auto& mine = sids_[id];
+  auto [node, inserted] = sids_.try_emplace(id);
+  SocketEntry& mine = node->second;
+  if (!mine.ref) mine.ref = host_.local_socket(id);
   for (const auto& room : rooms) {
-    mine.insert(room);
+    mine.rooms.insert(room);
     auto [it, created] = rooms_.try_emplace(room);
-    it->second.insert(id);
+    it->second.insert(&*node);
     if (created) room_created(room);
   }
 }
 
 void InMemoryAdapter::del(const SocketId& id, const RoomName& room) {
   auto s = sids_.find(id);
-  if (s != sids_.end()) s->second.erase(room);
+  if (s == sids_.end()) return;  // a socket in no room is in none of rooms_' sets either
+  s->second.rooms.erase(room);
   auto r = rooms_.find(room);
   if (r == rooms_.end()) return;
-  r->second.erase(id);
+  r->second.erase(&*s);
   if (r->second.empty()) {
     rooms_.erase(r);
     room_deleted(room);
@@ -34,10 +37,10 @@ void InMemoryAdapter::del_all(const SocketId& id) {
   auto s = sids_.find(id);
   if (s == sids_.end()) return;
   std::vector<RoomName> deleted;
-  for (const auto& room : s->second) {
+  for (const auto& room : s->second.rooms) {
     auto r = rooms_.find(room);
     if (r == rooms_.end()) continue;
-    r->second.erase(id);
+    r->second.erase(&*s);
     if (r->second.empty()) {
       rooms_.erase(r);
       deleted.push_back(room);
@@ -50,40 +53,40 @@ void InMemoryAdapter::del_all(const SocketId& id) {
 std::vector<RoomName> InMemoryAdapter::socket_rooms(const SocketId& id) const {
   auto s = sids_.find(id);
   if (s == sids_.end()) return {};
-  return {s->second.begin(), s->second.end()};
+  return {s->second.rooms.begin(), s->second.rooms.end()};
 }
 
-std::vector<SocketId> InMemoryAdapter::local_sockets(const BroadcastOptions& opts) const {
-  auto excluded = [&](const SocketId& id) {
-    if (opts.except.empty()) return false;
-    auto s = sids_.find(id);
-    if (s == sids_.end()) return false;
+template <class F>
+void InMemoryAdapter::for_each_match(const BroadcastOptions& opts, F&& f) const {
+  auto excluded = [&](const SocketNode* node) {
     for (const auto& room : opts.except)
-      if (s->second.count(room) != 0) return true;
+      if (node->second.rooms.count(room) != 0) return true;
     return false;
   };
-  std::vector<SocketId> out;
   if (opts.rooms.empty()) {
-    out.reserve(sids_.size());
-    for (const auto& [id, rooms] : sids_)
-      if (!excluded(id)) out.push_back(id);
-    return out;
+    for (const auto& node : sids_)
+      if (!excluded(&node)) f(const_cast<SocketNode*>(&node));
+    return;
   }
   if (opts.rooms.size() == 1) {
     auto r = rooms_.find(opts.rooms.front());
-    if (r == rooms_.end()) return out;
-    out.reserve(r->second.size());
-    for (const auto& id : r->second)
-      if (!excluded(id)) out.push_back(id);
-    return out;
+    if (r == rooms_.end()) return;
+    for (SocketNode* node : r->second)
+      if (!excluded(node)) f(node);
+    return;
   }
-  std::unordered_set<SocketId> seen;
+  std::unordered_set<const SocketNode*> seen;
   for (const auto& room : opts.rooms) {
     auto r = rooms_.find(room);
     if (r == rooms_.end()) continue;
-    for (const auto& id : r->second)
-      if (!excluded(id) && seen.insert(id).second) out.push_back(id);
+    for (SocketNode* node : r->second)
+      if (!excluded(node) && seen.insert(node).second) f(node);
   }
+}
+
+std::vector<SocketId> InMemoryAdapter::local_sockets(const BroadcastOptions& opts) const {
+  std::vector<SocketId> out;
+  for_each_match(opts, [&](const SocketNode* node) { out.push_back(node->first); });
   return out;
 }
 
@@ -94,16 +97,36 @@ std::vector<RoomName> InMemoryAdapter::local_rooms() const {
   return out;
 }
 
+std::size_t InMemoryAdapter::deliver_matching(const OutPacket& packet, const BroadcastOptions& opts,
+                                              std::function<void(Args)> ack) {
+  // The scratch vector is taken for the call: a broadcast made from inside a delivery gets its own.
+  std::vector<LocalSocket*> refs = std::move(scratch_);
+  refs.clear();
+  bool all_refs = true;
+  for_each_match(opts, [&](SocketNode* node) {
+    all_refs = all_refs && node->second.ref != nullptr;
+    refs.push_back(node->second.ref);
+  });
+  const std::size_t count = refs.size();
+  if (all_refs && count > 0) {
+    host_.deliver_to(packet, refs, opts.flags.volatile_, std::move(ack));
+  } else {
+    // A host that hands out no references (or a socket it did not know when it joined).
+    host_.deliver(packet, local_sockets(opts), opts.flags.volatile_, std::move(ack));
+  }
+  refs.clear();
+  if (refs.capacity() > scratch_.capacity()) scratch_ = std::move(refs);
+  return count;
+}
+
 void InMemoryAdapter::broadcast(const OutPacket& packet, const BroadcastOptions& opts) {
-  host_.deliver(packet, local_sockets(opts), opts.flags.volatile_, nullptr);
+  deliver_matching(packet, opts, nullptr);
 }
 
 void InMemoryAdapter::broadcast_with_ack(const OutPacket& packet, const BroadcastOptions& opts,
                                          std::function<void(std::size_t)> client_count,
                                          std::function<void(Args)> on_ack) {
-  auto ids = local_sockets(opts);
-  host_.deliver(packet, ids, opts.flags.volatile_, std::move(on_ack));
-  client_count(ids.size());
+  client_count(deliver_matching(packet, opts, std::move(on_ack)));
 }
 
 void InMemoryAdapter::fetch_sockets(const BroadcastOptions& opts,

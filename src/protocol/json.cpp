@@ -274,17 +274,7 @@ void write_json(const Value& v, std::string& out, std::vector<std::string>* atta
       attachments->push_back(v.as_binary());
       break;
     }
-    case Value::Type::array: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.as_array()) {
-        if (!first) out += ',';
-        first = false;
-        write_json(e, out, attachments);
-      }
-      out += ']';
-      break;
-    }
+    case Value::Type::array: write_json_array(v.as_array(), out, attachments); break;
     case Value::Type::object: {
       out += '{';
       bool first = true;
@@ -299,6 +289,17 @@ void write_json(const Value& v, std::string& out, std::vector<std::string>* atta
       break;
     }
   }
+}
+
+void write_json_array(const Array& a, std::string& out, std::vector<std::string>* attachments) {
+  out += '[';
+  bool first = true;
+  for (const auto& e : a) {
+    if (!first) out += ',';
+    first = false;
+    write_json(e, out, attachments);
+  }
+  out += ']';
 }
 
 bool parse_json(std::string_view text, Value& out) {

@@ -15,6 +15,9 @@ namespace courier::detail {
 /// text (and no binary) are copied verbatim.
 void write_json(const Value& v, std::string& out, std::vector<std::string>* attachments);
 
+/// As write_json, for an array held as such (no Value around it).
+void write_json_array(const Array& a, std::string& out, std::vector<std::string>* attachments);
+
 /// Appends `s` as a JSON string literal.
 void write_json_string(std::string_view s, std::string& out);
 

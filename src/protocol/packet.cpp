@@ -103,32 +103,71 @@ bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, 
 
 }  // namespace
 
-EncodedPacket encode(const SioPacket& packet) {
-  std::vector<std::string> attachments;
-  std::string json;
-  if (packet.has_data) write_json(packet.data, json, &attachments);
-  SioType type = packet.type;
+namespace {
+
+// The Engine.IO message of a packet whose payload JSON is `json` (empty: no payload).
+EncodedPacket assemble(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, std::string_view json,
+                       std::vector<std::string>& attachments) {
   if (!attachments.empty()) {
     if (type == SioType::event) type = SioType::binary_event;
     if (type == SioType::ack) type = SioType::binary_ack;
   }
   auto text = std::make_shared<std::string>();
-  text->reserve(json.size() + packet.nsp.size() + 24);
+  text->reserve(json.size() + nsp.size() + 24);
   *text += static_cast<char>('0' + static_cast<int>(type));
+  char digits[24];
   if (type == SioType::binary_event || type == SioType::binary_ack) {
-    *text += std::to_string(attachments.size());
+    auto r = std::to_chars(digits, digits + sizeof digits, attachments.size());
+    text->append(digits, r.ptr);
     *text += '-';
   }
-  if (packet.nsp != "/") {
-    *text += packet.nsp;
+  if (nsp != "/") {
+    *text += nsp;
     *text += ',';
   }
-  if (packet.id) *text += std::to_string(*packet.id);
+  if (id) {
+    auto r = std::to_chars(digits, digits + sizeof digits, *id);
+    text->append(digits, r.ptr);
+  }
   *text += json;
   EncodedPacket out;
   out.text = std::move(text);
   out.attachments.reserve(attachments.size());
   for (auto& a : attachments) out.attachments.push_back(std::make_shared<const std::string>(std::move(a)));
+  return out;
+}
+
+// The payload JSON is written here first (its size and attachment count decide the header): one
+// buffer per thread whose capacity is kept, rather than a string allocated per packet.
+std::string& json_scratch() {
+  thread_local std::string scratch;
+  scratch.clear();
+  return scratch;
+}
+
+// A huge packet does not pin its size in the buffer for the thread's lifetime.
+void release_scratch(std::string& json) {
+  constexpr std::size_t kKeep = 64 * 1024;
+  if (json.capacity() > kKeep) std::string().swap(json);
+}
+
+}  // namespace
+
+EncodedPacket encode(const SioPacket& packet) {
+  std::vector<std::string> attachments;
+  std::string& json = json_scratch();
+  if (packet.has_data) write_json(packet.data, json, &attachments);
+  EncodedPacket out = assemble(packet.type, packet.nsp, packet.id, json, attachments);
+  release_scratch(json);
+  return out;
+}
+
+EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Array& data) {
+  std::vector<std::string> attachments;
+  std::string& json = json_scratch();
+  write_json_array(data, json, &attachments);
+  EncodedPacket out = assemble(type, nsp, id, json, attachments);
+  release_scratch(json);
   return out;
 }
 

@@ -39,6 +39,9 @@ struct EncodedPacket {
 
 /// Encodes a packet; EVENT/ACK with binary data become BINARY_EVENT/BINARY_ACK with attachments.
 EncodedPacket encode(const SioPacket& packet);
+/// Encodes a packet whose payload is the array `data`, without building a SioPacket (relays and
+/// acks: no copy of the data).
+EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Array& data);
 
 /// Default largest number of binary attachments one packet may announce: socket.io-parser's
 /// default (an unbounded count would let one client make the server buffer anything).

@@ -280,21 +280,18 @@ Ack SocketImpl::make_ack(std::uint64_t id) {
     run_on(*io, [weak, id, args = std::move(args)]() mutable {
       auto self = weak.lock();
       if (!self || !self->connected_) return;
-      SioPacket p;
-      p.type = SioType::ack;
-      p.nsp = self->nsp_->name();
-      p.id = id;
-      p.data = Value(std::move(args));
-      p.has_data = true;
-      self->client_->write(p);
+      // Encoded straight from the arguments: no packet or Value built around them.
+      self->client_->write(encode(SioType::ack, self->nsp_->name(), id, args), false);
     });
   });
 }
 
 void SocketImpl::on_event(SioPacket& packet) {
-  Array& data = packet.data.make_array();
-  std::string event = data.front().as_string();
-  Args args(std::make_move_iterator(data.begin() + 1), std::make_move_iterator(data.end()));
+  // The arguments take over the decoded array (its first element, the event name, taken out):
+  // no second array is allocated.
+  Args args(std::move(packet.data.make_array()));
+  const std::string event = args.front().as_string();
+  args.erase(args.begin());
   Ack ack = packet.id ? make_ack(*packet.id) : Ack();
   auto self = shared_from_this();  // handlers may disconnect us
   if (any_) any_(event, args, ack);
@@ -302,7 +299,7 @@ void SocketImpl::on_event(SioPacket& packet) {
   auto it = handlers_.find(event);
   if (it != handlers_.end()) {
     auto handler = it->second;  // the handler may replace itself
-    handler(args, ack);
+    (*handler)(args, ack);
   }
 }
 
@@ -443,23 +440,41 @@ void NamespaceImpl::shutdown() {
   if (adapter_) adapter_->close();
 }
 
+EncodedPacket NamespaceImpl::encode_delivery(const OutPacket& packet, std::optional<std::uint64_t> id) const {
+  return encode(static_cast<SioType>(packet.type), name_, id, packet.data);  // no copy of the data
+}
+
 void NamespaceImpl::deliver(const OutPacket& packet, const std::vector<SocketId>& ids, bool volatile_,
                             std::function<void(Args)> ack) {
   if (ids.empty()) return;
-  SioPacket p;
-  p.type = static_cast<SioType>(packet.type);
-  p.nsp = name_;
   // Acks are routed by an id this server hands out: a packet from another server carries none
   // (Node's adapter) or one from that server's own sequence, which could clash with ours.
-  p.id = ack ? std::optional<std::uint64_t>(next_ack_id()) : packet.id;
-  p.data = Value(packet.data);
-  p.has_data = true;
-  const EncodedPacket encoded = encode(p);  // once, shared by every recipient
-  for (const auto& id : ids) {
-    auto it = sockets_.find(id);
+  const std::optional<std::uint64_t> id = ack ? std::optional<std::uint64_t>(next_ack_id()) : packet.id;
+  const EncodedPacket encoded = encode_delivery(packet, id);  // once, shared by every recipient
+  for (const auto& sid : ids) {
+    auto it = sockets_.find(sid);
     if (it == sockets_.end() || !it->second->connected()) continue;
-    if (ack) it->second->expect_ack(*p.id, ack);
+    if (ack) it->second->expect_ack(*id, ack);
     it->second->client()->write(encoded, volatile_);
+  }
+}
+
+LocalSocket* NamespaceImpl::local_socket(const SocketId& id) noexcept {
+  auto it = sockets_.find(id);
+  return it == sockets_.end() ? nullptr : it->second.get();
+}
+
+void NamespaceImpl::deliver_to(const OutPacket& packet, const std::vector<LocalSocket*>& sockets, bool volatile_,
+                               std::function<void(Args)> ack) {
+  if (sockets.empty()) return;
+  const std::optional<std::uint64_t> id = ack ? std::optional<std::uint64_t>(next_ack_id()) : packet.id;
+  const EncodedPacket encoded = encode_delivery(packet, id);
+  for (LocalSocket* ref : sockets) {
+    // Every LocalSocket this host hands out is a SocketImpl, referenced until its del_all.
+    auto* socket = static_cast<SocketImpl*>(ref);
+    if (!socket->connected()) continue;
+    if (ack) socket->expect_ack(*id, ack);
+    socket->client()->write(encoded, volatile_);
   }
 }
 

@@ -80,11 +80,12 @@ class Client : public std::enable_shared_from_this<Client> {
   bool closed_ = false;
 };
 
-class SocketImpl : public std::enable_shared_from_this<SocketImpl> {
+class SocketImpl final : public LocalSocket, public std::enable_shared_from_this<SocketImpl> {
  public:
   SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::shared_ptr<Client> client, std::string id, Value auth);
 
   const std::string& id() const noexcept { return id_; }
+  const SocketId& local_id() const noexcept override { return id_; }
   const std::string& nsp_name() const noexcept;
   const RequestInfo& request() const noexcept { return client_->conn().request(); }
   const Value& auth() const noexcept { return auth_; }
@@ -94,7 +95,9 @@ class SocketImpl : public std::enable_shared_from_this<SocketImpl> {
   const std::shared_ptr<Client>& client() const noexcept { return client_; }
 
   // Server thread only.
-  void on(std::string event, EventHandler h) { handlers_[std::move(event)] = std::move(h); }
+  void on(std::string event, EventHandler h) {
+    handlers_[std::move(event)] = std::make_shared<const EventHandler>(std::move(h));
+  }
   void on_any(AnyHandler h) { any_ = std::move(h); }
   void on_disconnect(std::function<void(DisconnectReason)> h) { on_disconnect_ = std::move(h); }
   void emit(std::string_view event, Args args);
@@ -137,7 +140,8 @@ class SocketImpl : public std::enable_shared_from_this<SocketImpl> {
   const std::string id_;
   const Value auth_;
   std::atomic<bool> connected_{false};
-  std::unordered_map<std::string, EventHandler> handlers_;
+  // Shared so that dispatch holds a handler (which may replace itself) without copying its state.
+  std::unordered_map<std::string, std::shared_ptr<const EventHandler>> handlers_;
   AnyHandler any_;
   std::function<void(DisconnectReason)> on_disconnect_;
   std::unordered_map<std::uint64_t, AckEntry> acks_;
@@ -154,6 +158,9 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   const std::string& name() const noexcept override { return name_; }
   void deliver(const OutPacket& packet, const std::vector<SocketId>& ids, bool volatile_,
                std::function<void(Args)> ack) override;
+  LocalSocket* local_socket(const SocketId& id) noexcept override;
+  void deliver_to(const OutPacket& packet, const std::vector<LocalSocket*>& sockets, bool volatile_,
+                  std::function<void(Args)> ack) override;
   std::optional<SocketInfo> describe(const SocketId& id) const override;
   void disconnect(const SocketId& id, bool close) override;
   void server_side_emit_received(Args data, std::function<void(Value)> reply) override;
@@ -200,6 +207,8 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   std::shared_ptr<NamespaceImpl> parent() const { return parent_.lock(); }
 
  private:
+  /// Encodes a delivered packet once (its id: ours when acks are awaited, see deliver()).
+  EncodedPacket encode_delivery(const OutPacket& packet, std::optional<std::uint64_t> id) const;
   void run_middlewares(std::size_t index, std::shared_ptr<SocketImpl> socket, std::function<void(std::optional<ConnectError>)> done);
 
   std::weak_ptr<ServerImpl> server_;

@@ -541,3 +541,85 @@ TEST_CASE("InMemoryAdapter: factory and Adapter defaults", "[adapter]") {
   CHECK(answered == 1);
   CHECK(host.server_side_emits == 0);
 }
+
+namespace {
+
+// A host that hands out socket references (as courier's namespaces do): broadcasts then reach
+// sockets through deliver_to, without ids.
+struct RefSocket final : courier::LocalSocket {
+  explicit RefSocket(SocketId i) : id(std::move(i)) {}
+  const SocketId& local_id() const noexcept override { return id; }
+  SocketId id;
+};
+
+class RefHost : public FakeHost {
+ public:
+  courier::LocalSocket* local_socket(const SocketId& id) noexcept override {
+    auto it = sockets.find(id);
+    return it == sockets.end() ? nullptr : &it->second;
+  }
+  void deliver_to(const OutPacket& packet, const std::vector<courier::LocalSocket*>& refs, bool volatile_,
+                  std::function<void(Args)> ack) override {
+    std::vector<SocketId> ids;
+    for (const auto* r : refs) {
+      // Only references this host handed out, and only of sockets still here.
+      const auto* s = dynamic_cast<const RefSocket*>(r);
+      REQUIRE(s != nullptr);
+      REQUIRE(sockets.count(s->id) == 1);
+      CHECK(&sockets.at(s->id) == s);
+      ids.push_back(s->id);
+    }
+    by_ref.push_back(Delivery{packet, ids, volatile_, std::move(ack)});
+  }
+  std::map<SocketId, RefSocket> sockets;
+  std::vector<Delivery> by_ref;
+};
+
+}  // namespace
+
+TEST_CASE("InMemoryAdapter: broadcasts reach sockets by the host's references", "[adapter]") {
+  RefHost host;
+  InMemoryAdapter adapter{host};
+  host.adapter = &adapter;
+  for (const char* id : {"1", "2", "3"}) host.sockets.emplace(id, RefSocket(id));
+  adapter.add_all("1", {"1", "a"});
+  adapter.add_all("2", {"2", "a", "b"});
+  adapter.add_all("3", {"3", "b"});
+  OutPacket p = event("news", {Value(1)});
+
+  adapter.broadcast(p, opts({"a", "b"}, {"3"}));
+  REQUIRE(host.by_ref.size() == 1);
+  CHECK(host.deliveries.empty());
+  CHECK(sorted(host.by_ref[0].ids) == Strings{"1", "2"});
+  CHECK(host.by_ref[0].packet.data == p.data);
+
+  std::size_t count = 0;
+  adapter.broadcast_with_ack(p, opts({"b"}), [&](std::size_t n) { count = n; }, [](Args) {});
+  REQUIRE(host.by_ref.size() == 2);
+  CHECK(count == 2);
+  CHECK(host.by_ref[1].ack);
+  CHECK(sorted(host.by_ref[1].ids) == Strings{"2", "3"});
+
+  // A socket that left is no longer referenced (its reference may then be destroyed).
+  adapter.del_all("2");
+  host.sockets.erase("2");
+  adapter.broadcast(p, opts());
+  REQUIRE(host.by_ref.size() == 3);
+  CHECK(sorted(host.by_ref[2].ids) == Strings{"1", "3"});
+
+  // No match: nothing to deliver, and the ack gatherer is told so.
+  count = 7;
+  adapter.broadcast_with_ack(p, opts({"nobody"}), [&](std::size_t n) { count = n; }, [](Args) {});
+  CHECK(count == 0);
+
+  CHECK(host.by_ref.size() == 3);
+
+  // A socket the host did not know when it joined has no reference: delivery falls back to ids,
+  // still exactly the matching sockets.
+  adapter.add_all("9", {"9", "a"});
+  host.deliveries.clear();
+  adapter.broadcast(p, opts({"a"}));
+  CHECK(host.by_ref.size() == 3);
+  REQUIRE(host.deliveries.size() == 1);
+  CHECK(sorted(host.deliveries[0].ids) == Strings{"1", "9"});
+}
