@@ -72,11 +72,45 @@ void write_integer(I i, std::string& out) {
 
 // Builds a Value straight from RapidJSON's SAX events, with an explicit stack: no recursion, so
 // hostile nesting cannot overflow the stack, and nesting beyond kMaxDepth is refused.
+//
+// The children of open containers wait on one flat stack (per thread, its capacity kept between
+// parses) and move into a container of exactly their count when it closes: no growth of each
+// array or object one element at a time. For a top-level array it also records where each
+// element ends in the text, so its wire text is known without a second pass.
 constexpr std::size_t kMaxDepth = 128;
+
+using InStream = rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream>;
+
+struct BuildScratch {
+  std::vector<Member> stack;         // a container's key first (when in an object), then its children
+  std::vector<std::size_t> frames;   // stack index of each open container's first child
+  std::vector<std::size_t> ends;     // end offsets of the root array's elements
+  void clear() noexcept {
+    stack.clear();
+    frames.clear();
+    ends.clear();
+  }
+};
+
+BuildScratch& build_scratch() {
+  thread_local BuildScratch scratch;
+  scratch.clear();
+  return scratch;
+}
 
 class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> {
  public:
+  Builder(BuildScratch& scratch, const InStream& is) : s_(scratch), is_(is) {}
+  ~Builder() {
+    // A huge document does not pin its size in the thread's scratch.
+    constexpr std::size_t kKeep = 4096;
+    s_.clear();
+    if (s_.stack.capacity() > kKeep) std::vector<Member>().swap(s_.stack);
+    if (s_.ends.capacity() > kKeep) std::vector<std::size_t>().swap(s_.ends);
+  }
+
   Value root;
+  std::size_t root_open = 0;  // offset just after the root array's '['
 
   bool Null() { return put(Value()); }
   bool Bool(bool b) { return put(Value(b)); }
@@ -120,99 +154,99 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
     key_.assign(str, len);
     return true;
   }
-  bool StartObject() { return open(Value(Object{})); }
-  bool EndObject(rapidjson::SizeType) { return close(); }
-  bool StartArray() { return open(Value(Array{})); }
-  bool EndArray(rapidjson::SizeType) { return close(); }
+  bool StartObject() { return open(); }
+  bool EndObject(rapidjson::SizeType n) {
+    const std::size_t first = s_.frames.back();
+    Object o;
+    o.reserve(n);
+    for (std::size_t i = first; i < s_.stack.size(); ++i) o.push_back(std::move(s_.stack[i]));
+    return close(first, Value(std::move(o)));
+  }
+  bool StartArray() { return open(); }
+  bool EndArray(rapidjson::SizeType n) {
+    const std::size_t first = s_.frames.back();
+    Array a;
+    a.reserve(n);
+    for (std::size_t i = first; i < s_.stack.size(); ++i) a.push_back(std::move(s_.stack[i].value));
+    return close(first, Value(std::move(a)));
+  }
+
+  /// End offsets of the root array's elements (valid when the root is an array).
+  const std::vector<std::size_t>& element_ends() const noexcept { return s_.ends; }
 
  private:
-  // Adds a scalar or a finished container to the innermost open container (or makes it the root).
+  // Adds a scalar to the innermost open container (or makes it the root).
   bool put(Value v) {
-    if (stack_.empty()) {
+    if (s_.frames.empty()) {
       root = std::move(v);
       return true;
     }
-    Value& top = *stack_.back();
-    if (top.is_array()) {
-      top.make_array().push_back(std::move(v));
-    } else {
-      top.make_object().push_back(Member{std::move(key_), std::move(v)});
-      key_.clear();
-    }
+    s_.stack.push_back(Member{std::move(key_), std::move(v)});
+    key_.clear();
+    if (s_.frames.size() == 1) s_.ends.push_back(is_.Tell());
     return true;
   }
-  bool open(Value container) {
-    if (stack_.size() >= kMaxDepth) return false;
-    if (stack_.empty()) {
+  bool open() {
+    if (s_.frames.size() >= kMaxDepth) return false;
+    if (s_.frames.empty()) {
+      root_open = bracket_end();
+    } else {
+      s_.stack.push_back(Member{std::move(key_), Value()});  // the slot (and key) of this container
+      key_.clear();
+    }
+    s_.frames.push_back(s_.stack.size());
+    return true;
+  }
+  bool close(std::size_t first, Value container) {
+    s_.stack.resize(first);
+    s_.frames.pop_back();
+    if (s_.frames.empty()) {
       root = std::move(container);
-      stack_.push_back(&root);
       return true;
     }
-    Value& top = *stack_.back();
-    Value* child;
-    if (top.is_array()) {
-      Array& a = top.make_array();
-      a.push_back(std::move(container));
-      child = &a.back();
-    } else {
-      Object& o = top.make_object();
-      o.push_back(Member{std::move(key_), std::move(container)});
-      key_.clear();
-      child = &o.back().value;
-    }
-    stack_.push_back(child);
+    s_.stack.back().value = std::move(container);
+    if (s_.frames.size() == 1) s_.ends.push_back(bracket_end());
     return true;
   }
-  bool close() {
-    stack_.pop_back();
-    return true;
-  }
+  // RapidJSON's iterative parser calls Start*/End* before it takes the bracket (and the scalar
+  // handlers after their text): the stream is at the bracket here.
+  std::size_t bracket_end() const noexcept { return is_.Tell() + 1; }
 
-  // Pointers into containers that only grow at their end while their children are open: a
-  // child's address is taken after it was appended and nothing is appended to its parent until
-  // the child is closed, so it stays valid.
-  std::vector<Value*> stack_;
+  BuildScratch& s_;
+  const InStream& is_;
   std::string key_;
 };
 
-// Splits valid JSON array text into the exact text of its top-level elements.
-std::vector<std::string_view> split_array(std::string_view text) {
-  std::vector<std::string_view> parts;
-  std::size_t i = text.find('[');
-  if (i == std::string_view::npos) return parts;
-  ++i;
-  int depth = 0;
-  bool in_string = false;
-  std::size_t start = std::string_view::npos;
-  for (; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
+bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Parses `text`; when `raw_buffer` is set and the root is an array, each element keeps a view of
+// its exact text (which lies inside *raw_buffer).
+bool parse(std::string_view text, Value& out, const std::shared_ptr<const std::string>* raw_buffer) {
+  out = Value();
+  // A raw NUL is never valid JSON, and RapidJSON would take it for the end of the input.
+  if (text.find('\0') != std::string_view::npos) return false;
+  rapidjson::MemoryStream ms(text.data(), text.size());
+  InStream is(ms);
+  rapidjson::Reader reader;
+  Builder builder(build_scratch(), is);
+  // Iterative parsing: no recursion in the parser either. Without kParseStopWhenDoneFlag anything
+  // but whitespace after the value is an error.
+  if (!reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(is, builder)) return false;
+  out = std::move(builder.root);
+  if (raw_buffer && out.is_array()) {
+    const auto& ends = builder.element_ends();
+    Array& a = out.make_array();
+    if (ends.size() == a.size()) {
+      // Between two elements lie only whitespace and one comma; before the first, whitespace.
+      std::size_t start = builder.root_open;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        while (start < ends[i] && (is_json_space(text[start]) || text[start] == ',')) ++start;
+        a[i].set_raw_json(*raw_buffer, text.substr(start, ends[i] - start));
+        start = ends[i];
       }
-      continue;
     }
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
-    if (depth == 0 && (c == ',' || c == ']')) {
-      if (start != std::string_view::npos) {
-        std::size_t end = i;
-        while (end > start && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\n' ||
-                               text[end - 1] == '\r'))
-          --end;
-        parts.push_back(text.substr(start, end - start));
-      }
-      start = std::string_view::npos;
-      if (c == ']') break;
-      continue;
-    }
-    if (start == std::string_view::npos) start = i;
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') ++depth;
-    else if (c == ']' || c == '}') --depth;
   }
-  return parts;
+  return true;
 }
 
 // 1: a valid placeholder (num set); 0: not a placeholder; -1: claims to be one but is malformed
@@ -302,31 +336,10 @@ void write_json_array(const Array& a, std::string& out, std::vector<std::string>
   out += ']';
 }
 
-bool parse_json(std::string_view text, Value& out) {
-  out = Value();
-  // A raw NUL is never valid JSON, and RapidJSON would take it for the end of the input.
-  if (text.find('\0') != std::string_view::npos) return false;
-  rapidjson::MemoryStream ms(text.data(), text.size());
-  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
-  rapidjson::Reader reader;
-  Builder builder;
-  // Iterative parsing: no recursion in the parser either. Without kParseStopWhenDoneFlag anything
-  // but whitespace after the value is an error.
-  if (!reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(is, builder)) return false;
-  out = std::move(builder.root);
-  return true;
-}
+bool parse_json(std::string_view text, Value& out) { return parse(text, out, nullptr); }
 
 bool parse_json_keep_raw(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out) {
-  if (!parse_json(text, out)) return false;
-  if (out.is_array()) {
-    auto parts = split_array(text);
-    if (parts.size() == out.size()) {
-      Array& a = out.make_array();
-      for (std::size_t i = 0; i < a.size(); ++i) a[i].set_raw_json(buffer, parts[i]);
-    }
-  }
-  return true;
+  return parse(text, out, &buffer);
 }
 
 bool fill_placeholders(Value& v, std::vector<std::string>& attachments) {
