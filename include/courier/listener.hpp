@@ -42,7 +42,7 @@ struct ListenOptions {
   /// keepAliveTimeout (polling clients send their next request well within it).
   std::chrono::milliseconds keep_alive_timeout = std::chrono::seconds(5);
   /// Time the client has to answer the server's WebSocket close frame before the TCP connection is
-  /// dropped; 5 s, websocketpp's and browsers' usual close handshake bound.
+  /// dropped; 5 s, the usual close handshake bound of browsers and WebSocket libraries.
   std::chrono::milliseconds close_timeout = std::chrono::seconds(5);
 };
 
