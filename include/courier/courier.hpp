@@ -3,6 +3,7 @@
 /// Everything public in one include.
 
 #include <courier/adapter.hpp>
+#include <courier/adapter_metrics.hpp>
 #include <courier/cors.hpp>
 #include <courier/disconnect_reason.hpp>
 #include <courier/engine_options.hpp>
@@ -12,6 +13,7 @@
 #include <courier/in_memory_adapter.hpp>
 #include <courier/listener.hpp>
 #include <courier/log.hpp>
+#include <courier/metrics.hpp>
 #include <courier/namespace.hpp>
 #include <courier/request_info.hpp>
 #include <courier/room.hpp>

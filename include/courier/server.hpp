@@ -11,6 +11,7 @@
 #include <asio/io_context.hpp>
 
 #include <courier/listener.hpp>
+#include <courier/metrics.hpp>
 #include <courier/namespace.hpp>
 #include <courier/server_options.hpp>
 
@@ -68,9 +69,22 @@ class Server {
   /// Runs the owned io_context on a background thread; close() or the destructor stops it.
   void start();
 
-  /// Stops accepting, disconnects every socket ("server shutting down"), closes the Engine.IO
-  /// sessions (queued packets are written first), then calls `done` on the server's thread.
+  /// Graceful shutdown, in this order: stops accepting (closes the server's own listener; a
+  /// shared listener's handshakes get 503), disconnects every socket ("server shutting down" on
+  /// the server side; clients see their connection close, "transport close", and reconnect),
+  /// closes the Engine.IO sessions after their queued packets, waits up to
+  /// ServerOptions::drain_timeout for them to be written and the close handshakes to finish,
+  /// closes the adapters (Redis unsubscribes), then calls `done` on the server's thread.
   void close(std::function<void()> done = {});
+
+  /// A snapshot of the server's counters and gauges, taken on the server's thread and passed to
+  /// `done` there (consistent: nothing changes while it is taken). Safe from any thread.
+  void metrics(std::function<void(Metrics)> done) const;
+
+  /// Serves metrics() in the Prometheus text format at `path` on `listener` (which must run on
+  /// the server's io_context). Mount it on a listener bound to a private address, or put it
+  /// behind the host's access control: it tells anyone who asks how loaded the server is.
+  void serve_metrics(Listener& listener, std::string path = "/metrics");
 
   /// The io_context the server runs on.
   asio::io_context& context() noexcept;

@@ -83,6 +83,13 @@ void Socket::join(std::string room) const {
   detail::run_on(impl_->io(), [impl = impl_, r = std::move(room)]() mutable { impl->join(std::move(r)); });
 }
 
+void Socket::join(std::string room, std::function<void(std::error_code)> done) const {
+  detail::run_on(impl_->io(), [impl = impl_, r = std::move(room), done = std::move(done)]() mutable {
+    const std::error_code ec = impl->join(std::move(r));
+    if (done) done(ec);
+  });
+}
+
 void Socket::leave(std::string room) const {
   detail::run_on(impl_->io(), [impl = impl_, r = std::move(room)] { impl->leave(r); });
 }
@@ -304,6 +311,21 @@ void Server::start() {
   if (!owned_io_ || runner_) return;
   runner_ = std::make_unique<Runner>(*owned_io_);
   runner_->thread = std::thread([io = owned_io_.get()] { io->run(); });
+}
+
+void Server::metrics(std::function<void(Metrics)> done) const {
+  if (!done) return;
+  detail::run_on(impl_->io(), [impl = impl_, done = std::move(done)] { done(impl->metrics()); });
+}
+
+void Server::serve_metrics(Listener& listener, std::string path) {
+  std::weak_ptr<detail::ServerImpl> weak = impl_;
+  listener.serve_text(std::move(path), "text/plain; version=0.0.4; charset=utf-8",
+                      [weak](std::function<void(std::string)> respond) {
+                        auto impl = weak.lock();
+                        // The listener runs on the server's thread: a consistent snapshot, now.
+                        respond(impl ? to_prometheus(impl->metrics()) : std::string());
+                      });
 }
 
 void Server::close(std::function<void()> done) {

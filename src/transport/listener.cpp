@@ -7,6 +7,7 @@
 
 #include "engine/engine_core.hpp"
 #include "engine/http.hpp"
+#include "engine/text_service.hpp"
 #include "transport/static_files.hpp"
 #include "transport/wspp_config.hpp"
 
@@ -313,6 +314,11 @@ Listener::Listener(asio::io_context& io, Logger logger)
 Listener::~Listener() { impl_->close(); }
 
 void Listener::mount(EngineServer& server) { impl_->mount(server.core()); }
+
+void Listener::serve_text(std::string path, std::string content_type,
+                          std::function<void(std::function<void(std::string)>)> handler) {
+  impl_->mount(detail::make_text_service(std::move(path), std::move(content_type), std::move(handler)));
+}
 
 void Listener::serve_static(std::string prefix, std::string directory) {
   impl_->mount(detail::make_static_service(std::move(prefix), std::move(directory)));
