@@ -69,12 +69,13 @@ class Server {
   /// Runs the owned io_context on a background thread; close() or the destructor stops it.
   void start();
 
-  /// Graceful shutdown, in this order: stops accepting (closes the server's own listener; a
-  /// shared listener's handshakes get 503), disconnects every socket ("server shutting down" on
-  /// the server side; clients see their connection close, "transport close", and reconnect),
-  /// closes the Engine.IO sessions after their queued packets, waits up to
-  /// ServerOptions::drain_timeout for them to be written and the close handshakes to finish,
-  /// closes the adapters (Redis unsubscribes), then calls `done` on the server's thread.
+  /// Graceful shutdown, in this order: stops accepting sessions (handshakes get 503), disconnects
+  /// every socket ("server shutting down" on the server side; clients see their connection close,
+  /// "transport close", and reconnect, possibly to another server), closes the Engine.IO sessions
+  /// after their queued packets, waits up to ServerOptions::drain_timeout for them to be written
+  /// (polling clients collect theirs with their next poll) and the close handshakes to finish,
+  /// closes the adapters (Redis unsubscribes), closes the server's own listener, then calls
+  /// `done` on the server's thread. A second call only calls its `done`.
   void close(std::function<void()> done = {});
 
   /// A snapshot of the server's counters and gauges, taken on the server's thread and passed to
@@ -85,6 +86,8 @@ class Server {
   /// the server's io_context). Mount it on a listener bound to a private address, or put it
   /// behind the host's access control: it tells anyone who asks how loaded the server is.
   void serve_metrics(Listener& listener, std::string path = "/metrics");
+  /// Same on the server's own listener (the one listen() binds; call before or after it).
+  void serve_metrics(std::string path = "/metrics");
 
   /// The io_context the server runs on.
   asio::io_context& context() noexcept;

@@ -328,11 +328,24 @@ void Server::serve_metrics(Listener& listener, std::string path) {
                       });
 }
 
+void Server::serve_metrics(std::string path) {
+  if (!listener_) {
+    listener_ = std::make_unique<Listener>(context(), impl_->options().logger);
+    attach(*listener_);
+  }
+  serve_metrics(*listener_, std::move(path));
+}
+
 void Server::close(std::function<void()> done) {
   auto& io = context();
   auto work = [impl = impl_, listener = listener_.get(), runner = runner_.get(), done = std::move(done)]() mutable {
-    if (listener) listener->close();
-    impl->close(std::move(done));
+    // New sessions are refused at once (503); the port itself stays open until the drain is over,
+    // because a polling client fetches what was queued for it (and its close packet) with new
+    // HTTP requests.
+    impl->close([listener, done = std::move(done)] {
+      if (listener) listener->close();
+      if (done) done();
+    });
     if (runner) runner->guard.reset();  // run() returns once the last connections finished closing
   };
   if (io.get_executor().running_in_this_thread() || io.stopped() || (owned_io_ && !runner_)) {
