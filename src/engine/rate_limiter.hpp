@@ -20,7 +20,7 @@ class TokenBucket {
   bool take(Clock::time_point now) noexcept {
     if (rate_ <= 0) return true;
     refill(now);
-    if (tokens_ < 1.0) return false;
+    if (tokens_ < 1.0 - 1e-9) return false;  // tolerance: refills are sums of float products
     tokens_ -= 1.0;
     return true;
   }
