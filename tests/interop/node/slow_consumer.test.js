@@ -204,3 +204,38 @@ describe("slow consumer", { timeout: 170_000 }, () => {
     slow.destroy();
   });
 });
+
+describe("slow consumer, control: the RSS measurement sees an unbounded queue", { timeout: 60_000 }, () => {
+  // Same slow client and broadcasts, with the default 64 MiB limit (so effectively no limit for
+  // ~10 MB): the growth must show most of what was queued, or the bound above proves nothing.
+  const server = new ServerProcess({
+    binaryEnv: "COURIER_SOCKETIO_TEST_SERVER",
+    env: { PING_INTERVAL: "25000", PING_TIMEOUT: "20000" },
+  });
+  let driver;
+  before(async () => {
+    await server.start();
+    driver = await connect(server);
+  });
+  after(async () => {
+    if (driver) driver.disconnect();
+    await server.stop();
+  });
+
+  it("10,000 broadcasts to a client that does not read grow the RSS by several MiB", async () => {
+    const slow = await slowClient(server.port);
+    const pid = server.child.pid;
+    const baseline = rssBytes(pid);
+    const pad = "x".repeat(PAD);
+    for (let i = 0; i < BROADCASTS; i++) {
+      driver.emit("broadcast", "b", { i, t: 0, pad });
+      if (i % 500 === 499) await sleep(5);
+    }
+    const m = await withTimeout(driver.emitWithAck("metrics"), WAIT, "metrics"); // all broadcasts handled
+    const growth = rssBytes(pid) - baseline;
+    process.stderr.write(`[slow_consumer] control: RSS growth ${(growth / 1048576).toFixed(2)} MiB without a low limit\n`);
+    assert.equal(m.send_queue_overflows, 0);
+    assert.ok(growth > SLACK_FACTOR * MAX_BUFFERED_BYTES + FIXED_ALLOWANCE, `growth ${growth} bytes`);
+    slow.destroy();
+  });
+});
