@@ -95,7 +95,7 @@ class Server {
  private:
   std::unique_ptr<asio::io_context> owned_io_;
   std::shared_ptr<detail::ServerImpl> impl_;
-  std::unique_ptr<Listener> listener_;
+  std::shared_ptr<Listener> listener_;  // shared: a pending close() holds it weakly
   struct Runner;
   std::unique_ptr<Runner> runner_;
 };

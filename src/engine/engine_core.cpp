@@ -345,6 +345,7 @@ void EngineCore::when_drained(std::chrono::milliseconds timeout, std::function<v
     if ((links.empty() && core.sessions_.empty()) || std::chrono::steady_clock::now() >= drain->deadline) {
       links.clear();
       core.sessions_.clear();  // lingering polling sessions whose client never came back
+      core.session_count_.store(0, std::memory_order_relaxed);
       auto f = std::move(drain->done);
       *check = nullptr;  // break the self-reference
       if (f) f();

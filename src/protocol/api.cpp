@@ -293,7 +293,7 @@ void Server::attach(Listener& listener) { listener.mount(impl_->engine()); }
 
 std::error_code Server::listen(const ListenOptions& options) {
   if (!listener_) {
-    listener_ = std::make_unique<Listener>(context(), impl_->options().logger);
+    listener_ = std::make_shared<Listener>(context(), impl_->options().logger);
     attach(*listener_);
   }
   return listener_->listen(options);
@@ -330,7 +330,7 @@ void Server::serve_metrics(Listener& listener, std::string path) {
 
 void Server::serve_metrics(std::string path) {
   if (!listener_) {
-    listener_ = std::make_unique<Listener>(context(), impl_->options().logger);
+    listener_ = std::make_shared<Listener>(context(), impl_->options().logger);
     attach(*listener_);
   }
   serve_metrics(*listener_, std::move(path));
@@ -338,12 +338,13 @@ void Server::serve_metrics(std::string path) {
 
 void Server::close(std::function<void()> done) {
   auto& io = context();
-  auto work = [impl = impl_, listener = listener_.get(), runner = runner_.get(), done = std::move(done)]() mutable {
+  std::weak_ptr<Listener> weak_listener = listener_;  // the Server may be gone when the drain ends
+  auto work = [impl = impl_, weak_listener, runner = runner_.get(), done = std::move(done)]() mutable {
     // New sessions are refused at once (503); the port itself stays open until the drain is over,
     // because a polling client fetches what was queued for it (and its close packet) with new
     // HTTP requests.
-    impl->close([listener, done = std::move(done)] {
-      if (listener) listener->close();
+    impl->close([weak_listener, done = std::move(done)] {
+      if (auto listener = weak_listener.lock()) listener->close();
       if (done) done();
     });
     if (runner) runner->guard.reset();  // run() returns once the last connections finished closing
