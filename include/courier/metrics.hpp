@@ -18,7 +18,8 @@ inline constexpr std::size_t close_reason_count = 5;
 /// Number of DisconnectReason values (Socket.IO disconnect reasons), for per-reason arrays.
 inline constexpr std::size_t disconnect_reason_count = 8;
 
-/// Engine.IO counters (monotonic since start) and gauges (now) of one EngineServer.
+/// Engine.IO counters (monotonic since start) and gauges (now) of one EngineServer. A plain value
+/// (a copy taken by EngineServer::metrics or Server::metrics); no thread-safety concerns of its own.
 struct EngineMetrics {
   std::uint64_t sessions_polling = 0;    ///< gauge: open sessions on long-polling
   std::uint64_t sessions_websocket = 0;  ///< gauge: open sessions on WebSocket
@@ -36,7 +37,8 @@ struct EngineMetrics {
 
 /// Everything a Server counts: its Engine.IO layer, Socket.IO layer and adapters.
 ///
-/// Counters are monotonic since the server started; gauges are the value at snapshot time.
+/// Counters are monotonic since the server started; gauges are the value at snapshot time. A plain
+/// value (see Server::metrics for how it is taken); no thread-safety concerns of its own.
 struct Metrics {
   EngineMetrics engine;                   ///< the Engine.IO layer
   std::uint64_t namespaces = 0;           ///< gauge: namespaces (dynamic children included, parents not)

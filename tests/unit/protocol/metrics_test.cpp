@@ -41,7 +41,7 @@ TEST_CASE("to_prometheus: every family typed once, labelled samples, valid expos
   CHECK(text.find("courier_adapter_reconnects_total 1\n") != std::string::npos);
 
   // Every line is a comment (HELP/TYPE) or `name{labels} value`; every sample's family has one TYPE.
-  const std::regex sample(R"(^(courier_[a-z_]+)(\{[a-z_]+="[a-z ]+"\})? [0-9]+$)");
+  const std::regex sample(R"(^(courier_[a-z_]+)(\{[a-z_]+="[a-z_ ]+"\})? [0-9]+$)");
   const std::regex type(R"(^# TYPE (courier_[a-z_]+) (counter|gauge)$)");
   std::istringstream in(text);
   std::string line, family;
@@ -64,7 +64,7 @@ TEST_CASE("to_prometheus: every family typed once, labelled samples, valid expos
   CHECK(text.back() == '\n');
 }
 
-TEST_CASE("TokenBucket: a burst, then the sustained rate; rate 0 is unlimited", "[metrics][limits]") {
+TEST_CASE("TokenBucket: a burst, then the sustained rate, and rate 0 is unlimited", "[metrics][limits]") {
   using detail::TokenBucket;
   const auto t0 = TokenBucket::Clock::now();
   TokenBucket b(10, 5, t0);  // 10/s, burst 5
