@@ -355,7 +355,7 @@ TEST_CASE("Redis adapter: with Redis down, broadcasts are counted as lost withou
   CHECK(m.adapter.received == st.received);
 }
 
-TEST_CASE("Redis adapter: Server::close releases the Redis subscriptions, after the drain", "[redis][adapter]") {
+TEST_CASE("Redis adapter: Server::close releases the Redis subscriptions", "[redis][adapter]") {
   REQUIRE_REDIS_SERVER();
   Cluster c;
   REQUIRE(c.wait_numsub("socket.io-request#/#", 2, 2000ms));
