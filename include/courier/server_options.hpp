@@ -32,7 +32,8 @@ struct ServerOptions {
   std::size_t max_rooms_per_socket = 10000;
   /// Events one socket may send per second, sustained (token bucket); 0 = off, as in socket.io.
   /// When exceeded, the socket gets an "error" event ({"message":"rate limit exceeded"}) and is
-  /// disconnected ("server namespace disconnect"; the client sees "io server disconnect").
+  /// disconnected ("server namespace disconnect"; the client sees "io server disconnect"). The rest
+  /// of the flood still in flight is dropped; the connection and its other namespaces go on.
   double max_events_per_second = 0;
   /// Events a socket may send in a burst before max_events_per_second applies; 0 means twice the
   /// rate (one second of headroom), so short bursts are tolerated.

@@ -100,6 +100,7 @@ void Client::on_message(const EngineMessage& m) {
 
 void Client::on_packet(SioPacket& packet) {
   if (packet.type == SioType::connect) {
+    muted_.erase(packet.nsp);
     if (sockets_.count(packet.nsp) != 0) {
       invalid_state("second CONNECT to " + packet.nsp);
       return;
@@ -109,6 +110,7 @@ void Client::on_packet(SioPacket& packet) {
   }
   auto it = sockets_.find(packet.nsp);
   if (it == sockets_.end()) {
+    if (muted_.count(packet.nsp) != 0) return;  // a flood still arriving after its disconnect
     invalid_state("packet for namespace " + packet.nsp + " it has not joined");
     return;
   }
@@ -339,6 +341,7 @@ void SocketImpl::rate_limited() {
   p.data = Value(Array{Value("error"), Value::object({{"message", "rate limit exceeded"}})});
   p.has_data = true;
   client_->write(p);
+  client_->mute(nsp_->name());
   disconnect(false);
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -63,6 +64,9 @@ class Client : public std::enable_shared_from_this<Client> {
   void remove(const std::string& nsp);
   /// Disconnects every socket of this connection ("server namespace disconnect").
   void disconnect_all();
+  /// Drops (instead of treating as a protocol violation) the packets still in flight for `nsp`
+  /// after the server disconnected its socket for flooding, until the client CONNECTs again.
+  void mute(const std::string& nsp) { muted_.insert(nsp); }
 
  private:
   void on_message(const EngineMessage& m);
@@ -78,6 +82,7 @@ class Client : public std::enable_shared_from_this<Client> {
   Decoder decoder_;
   std::map<std::string, std::shared_ptr<SocketImpl>> sockets_;  // by namespace
   std::size_t connecting_ = 0;                                  // namespaces in middleware
+  std::set<std::string> muted_;  // rate-limited namespaces (at most max_namespaces_per_connection)
   asio::steady_timer connect_timer_;
   bool closed_ = false;
 };

@@ -130,8 +130,15 @@ describe("limits per socket: events per second, rooms, namespaces; metrics endpo
     METRICS_PATH: "/metrics",
   });
 
-  it("events: a burst within event_burst is served; a sustained flood gets an error event, then io server disconnect", async () => {
-    const s = await connected(client(server, "/", { transports: ["websocket"] }));
+  for (const transports of [["websocket"], ["polling"]]) {
+  it(`events (${transports[0]}): a burst within event_burst is served; a sustained flood gets an error event, then io server disconnect`, async () => {
+    const before = await ack(await connected(client(server)), "metrics");
+    // Two namespaces on one connection: socket.io-client closes a connection whose last socket
+    // was disconnected, so "/custom" keeps it open to show that the server does not close it.
+    const manager = new Manager(server.httpUrl, { reconnection: false, transports });
+    opened.push(manager);
+    const s = await connected(manager.socket("/"));
+    const sibling = await connected(manager.socket("/custom"));
     const observer = await connected(client(server, "/", { transports: ["websocket"] }));
     const burst = await Promise.all(Array.from({ length: 80 }, (_, i) => ack(s, "echo", i)));
     assert.deepEqual(burst.map((a) => a), Array.from({ length: 80 }, (_, i) => i));
@@ -146,10 +153,19 @@ describe("limits per socket: events per second, rooms, namespaces; metrics endpo
     const reasons = await ack(observer, "last-reasons");
     assert.ok(reasons.includes("server namespace disconnect"), JSON.stringify(reasons));
     const m = await ack(observer, "metrics");
-    assert.equal(m.rate_limited, 1);
+    assert.equal(m.rate_limited - before.rate_limited, 1);
+    // The rest of the flood, still in flight, is dropped: the connection itself stays up and can
+    // join again.
+    await sleep(300);
+    assert.equal(manager.engine.readyState, "open");
+    assert.equal(await ack(sibling, "echo", "sibling"), "sibling");
+    s.connect();
+    await once(s, "connect");
+    assert.equal(await ack(s, "echo", "back"), "back");
     // Another client is unaffected.
     assert.equal(await ack(observer, "echo", "still fine"), "still fine");
   });
+  }
 
   it("rooms: a join beyond max_rooms_per_socket fails with an error; joined rooms stay", async () => {
     const s = await connected(client(server));
@@ -191,7 +207,7 @@ describe("limits per socket: events per second, rooms, namespaces; metrics endpo
     assert.ok(value("courier_sockets") >= 1);
     assert.ok(value("courier_rooms") >= 2);
     assert.ok(value("courier_events_received_total") > 80);
-    assert.equal(value('courier_limit_hits_total{limit="max_events_per_second"}'), 1);
+    assert.equal(value('courier_limit_hits_total{limit="max_events_per_second"}'), 2);
     assert.equal(value('courier_limit_hits_total{limit="max_rooms_per_socket"}'), 1);
     assert.equal(value('courier_limit_hits_total{limit="max_namespaces_per_connection"}'), 1);
     assert.ok(value('courier_disconnects_total{reason="server namespace disconnect"}') >= 1);
