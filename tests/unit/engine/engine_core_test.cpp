@@ -681,3 +681,28 @@ TEST_CASE("close_all: a polling client that never comes back does not hold the d
   CHECK(std::chrono::steady_clock::now() - start < 1s);
   CHECK(f.core->session_count() == 0);
 }
+
+TEST_CASE("EngineServer::metrics: a snapshot delivered on the server's thread", "[engine][metrics]") {
+  asio::io_context io;
+  auto o = Fixture::quiet();
+  EngineServer server(io, o);
+  auto e = request("GET", "EIO=4&transport=polling");
+  asio::post(io, [&] { server.core()->handle_http(e); });
+  io.poll();  // not run(): the heartbeat would time the session out
+  io.restart();
+  bool got = false;
+  std::thread other([&] {
+    server.metrics([&](EngineMetrics m) {
+      CHECK(io.get_executor().running_in_this_thread());
+      CHECK(m.sessions_polling == 1);
+      CHECK(m.sessions_opened == 1);
+      got = true;
+    });
+  });
+  other.join();
+  io.poll();
+  CHECK(got);
+  server.close();
+  io.restart();
+  io.poll();
+}
