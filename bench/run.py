@@ -11,6 +11,14 @@ medians and the courier/Node ratio.
 Each run: the server starts pinned with `taskset -c 0` (PORT set), is ready when `ss` shows it in
 LISTEN, the load generator runs with `taskset -c 1`, the server's VmRSS and CPU time come from
 /proc/PID at the load generator's "@phase" markers, then SIGTERM (SIGKILL after 10 s).
+
+Cluster cases (fanout-cluster-*, BENCH-CONTRACT.md section 6): each run starts its own
+redis-server on a free loopback port, then two instances of the server on PORT and PORT+1 with
+REDIS_URL set; all three share the server's core (core 0), so a cluster gets the same one core a
+single server gets, and the load generator keeps core 1. The run starts when both instances
+LISTEN and Redis counts both instances' subscriptions; receivers go round-robin over the two
+ports, the publisher to the first. CPU and RSS figures are the two instances' sums; Redis is
+reported apart. Everything is stopped by PID at the end of the run, also when it fails.
 Results: bench/results/<mode>-<time>.json (gitignored). Python standard library only.
 """
 
@@ -40,6 +48,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 ALL_SERVERS = ["courier", "node", "raw"]
+CLUSTER_SERVERS = ["courier", "node"]  # the raw-limit server has no cluster mode
 SERVER_LABEL = {"courier": "courier", "node": "Node socket.io 4.8", "raw": "raw limit"}
 
 
@@ -48,8 +57,9 @@ SERVER_LABEL = {"courier": "courier", "node": "Node socket.io 4.8", "raw": "raw 
 
 
 class Case:
-    def __init__(self, name, scenario, args, servers=None, env=None, expect_s=10.0, title=""):
+    def __init__(self, name, scenario, args, servers=None, env=None, expect_s=10.0, title="", instances=1):
         self.name = name
+        self.instances = instances  # > 1: a cluster of that many servers and one Redis
         self.scenario = scenario
         self.args = [str(a) for a in args]
         self.servers = servers or ALL_SERVERS
@@ -78,6 +88,17 @@ def full_cases(fanout_dps):
         cases.append(Case(f"fanout-{n // 1000}k-rate", "fanout",
                           ["--clients", n, "--mode", "rate", "--rate", f"{rate:g}", "--duration", 10, "--warmup", 2],
                           ws, expect_s=18, title=f"fan-out to {n} at {rate:g} broadcasts/s ({fanout_dps:g} deliveries/s)"))
+    # issue 6: the same fan-out over two instances and one Redis (publisher on the first instance)
+    n = 1000
+    cases.append(Case("fanout-cluster-1k-sat", "fanout",
+                      ["--clients", n, "--mode", "sat", "--window", 8, "--duration", 10, "--warmup", 2],
+                      CLUSTER_SERVERS, expect_s=20, instances=2,
+                      title=f"cluster fan-out to {n} over 2 instances, saturation (8 broadcasts in flight)"))
+    rate = fanout_dps / n
+    cases.append(Case("fanout-cluster-1k-rate", "fanout",
+                      ["--clients", n, "--mode", "rate", "--rate", f"{rate:g}", "--duration", 10, "--warmup", 2],
+                      CLUSTER_SERVERS, expect_s=20, instances=2,
+                      title=f"cluster fan-out to {n} over 2 instances at {rate:g} broadcasts/s ({fanout_dps:g} deliveries/s)"))
     for n in (100, 1000):
         for k in (1, 8):
             cases.append(Case(f"echo-{n}-k{k}", "echo",
@@ -103,6 +124,10 @@ def smoke_cases():
         Case("echo-k1", "echo", ["--clients", 20, "--inflight", 1, "--duration", 1], ws, hb, 2),
         Case("echo-k8", "echo", ["--clients", 20, "--inflight", 8, "--duration", 1], ws, hb, 2),
         Case("polling", "polling", ["--clients", 20, "--rate", 20, "--duration", 1.5], ["courier", "node"], hb, 2.5),
+        Case("fanout-cluster-sat", "fanout", ["--clients", 20, "--mode", "sat", "--duration", 1], CLUSTER_SERVERS, hb, 3,
+             instances=2),
+        Case("fanout-cluster-rate", "fanout", ["--clients", 20, "--rate", 50, "--duration", 1], CLUSTER_SERVERS, hb, 3,
+             instances=2),
     ]
 
 
@@ -137,6 +162,20 @@ def proc_sample(pid):
         return None
 
 
+def group_sample(pids):
+    """proc_sample of several processes (a cluster's instances): CPU, RSS and threads summed; the
+    parts under "parts". None if any of them is gone."""
+    parts = [proc_sample(p) for p in pids]
+    if any(x is None for x in parts):
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    out = {"t": parts[0]["t"], "cores": parts[0]["cores"], "parts": parts}
+    for k in ("rss_kb", "hwm_kb", "cpu_s", "threads"):
+        out[k] = sum(x[k] for x in parts)
+    return out
+
+
 def core_ticks():
     """{core: (busy, total)} jiffies from /proc/stat: shows whether anything else ran on the pinned cores."""
     out = {}
@@ -166,6 +205,12 @@ def listening(port):
     return any("LISTEN" in line for line in out.splitlines())
 
 
+def listener_pids(port):
+    """PIDs owning a LISTEN socket on the port (ss -p; empty when ss may not show them)."""
+    out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return {int(p) for p in re.findall(r"pid=(\d+)", out)}
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -193,7 +238,11 @@ class Server:
             if self.proc.poll() is not None:
                 return False
             if listening(self.port):
-                return True
+                # On a shared machine another harness may use the same port: the listener must be
+                # the process started here (when ss can tell), or the run would measure a stranger.
+                owners = listener_pids(self.port)
+                if not owners or self.pid in owners:
+                    return True
             time.sleep(0.05)
         return False
 
@@ -216,8 +265,8 @@ class Server:
         return time.monotonic() - t0, killed, self.proc.returncode
 
 
-def run_loadgen(cmd, server, timeout_s, log_path):
-    """Runs the load generator; samples the server at each "@phase" marker. Returns (result, phases)."""
+def run_loadgen(cmd, sample, timeout_s, log_path):
+    """Runs the load generator; calls sample() at each "@phase" marker. Returns (result, phases, exit code)."""
     phases = {}
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=str(ROOT), preexec_fn=raise_nofile)
@@ -227,9 +276,9 @@ def run_loadgen(cmd, server, timeout_s, log_path):
         for line in proc.stderr:
             if line.startswith("@phase "):
                 parts = line.split()
-                sample = proc_sample(server.pid)
-                if sample is not None and len(parts) >= 2:
-                    phases[parts[1]] = sample
+                snap = sample()
+                if snap is not None and len(parts) >= 2:
+                    phases[parts[1]] = snap
             lines.append(line)
 
     outbuf = []
@@ -335,6 +384,20 @@ def derive(case, res, phases, base, cores=(None, None)):
             d["server_cpu_us_per_delivery"] = cpu / f["window_deliveries"] * 1e6
         if "measure_end" in ph:
             d["server_rss_mb"] = ph["measure_end"]["rss_kb"] / 1024
+        ra, rb = ph.get("measure_start", {}).get("redis"), ph.get("measure_end", {}).get("redis")
+        if ra and rb and rb["t"] > ra["t"]:  # a cluster: Redis is part of the work per delivery
+            rcpu = rb["cpu_s"] - ra["cpu_s"]
+            d["redis_cpu_util"] = rcpu / (rb["t"] - ra["t"])
+            if cpu is not None and f.get("window_deliveries"):
+                d["cluster_cpu_us_per_delivery"] = (cpu + rcpu) / f["window_deliveries"] * 1e6
+                # throughput per core actually used: on a shared machine the servers get a varying
+                # share of core 0, so this compares the two clusters better than msgs/s does
+                if cpu + rcpu > 0:
+                    d["deliveries_per_cpu_s"] = f["window_deliveries"] / (cpu + rcpu)
+        by_port = f.get("delivered_by_port")
+        if by_port and len(by_port) > 1 and f.get("delivered"):
+            # share of the deliveries made by the instance the publisher is not connected to
+            d["remote_share"] = sum(list(by_port.values())[1:]) / f["delivered"]
     elif sc == "echo":
         e = res.get("echo", {})
         d["acks_per_s"] = e.get("acks_per_s")
@@ -355,7 +418,151 @@ def derive(case, res, phases, base, cores=(None, None)):
     return d
 
 
+def free_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def redis_command(port, *words, timeout=2.0):
+    """One command over a raw RESP connection; the reply as int / str / list (None on error)."""
+    import socket
+    req = f"*{len(words)}\r\n" + "".join(f"${len(w.encode())}\r\n{w}\r\n" for w in words)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as so:
+        so.sendall(req.encode())
+        f = so.makefile("rb")
+
+        def parse():
+            line = f.readline().decode().rstrip("\r\n")
+            t, v = line[:1], line[1:]
+            if t == "+":
+                return v
+            if t == ":":
+                return int(v)
+            if t == "$":
+                return None if int(v) < 0 else f.read(int(v) + 2)[:-2].decode()
+            if t == "*":
+                return [parse() for _ in range(int(v))]
+            return None  # "-" error, or nothing
+        return parse()
+
+
+def wait_cluster_ready(redis_port, instances, timeout=20.0):
+    """True once Redis counts a subscription of every instance: the request channel (SUBSCRIBE) and
+    the broadcast pattern (PSUBSCRIBE) of "/", as @socket.io/redis-adapter and courier's adapter
+    use them. Before that a broadcast could miss an instance."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            numsub = redis_command(redis_port, "PUBSUB", "NUMSUB", "socket.io-request#/#")
+            # PUBSUB NUMPAT counts distinct patterns, not subscribers: count the clients with a
+            # pattern subscription instead (one subscriber connection per instance)
+            clients = redis_command(redis_port, "CLIENT", "LIST")
+            psub = len(re.findall(r"\bpsub=[1-9]", clients)) if isinstance(clients, str) else 0
+            if isinstance(numsub, list) and len(numsub) == 2 and numsub[1] >= instances and psub >= instances:
+                return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def wait_port_free(port):
+    for _ in range(100):  # a previous server of ours may still be closing
+        if not listening(port):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def one_run_cluster(args, case, kind, rnd, paths, port, logdir):
+    """A cluster run (contract section 6): own redis-server, case.instances servers on port, port+1, ...
+    Everything started here is stopped here by PID (SIGTERM, then SIGKILL), whatever happens."""
+    tag = f"{case.name}.{kind}.r{rnd}"
+    rec = {"case": case.name, "scenario": case.scenario, "server": kind, "round": rnd, "ok": False, "problems": [],
+           "instances": case.instances}
+    ports = [port + i for i in range(case.instances)]
+    for p in ports:
+        if not wait_port_free(p):
+            rec["problems"].append(f"port {p} is in use by another process")
+            return rec
+    redis_bin = shutil.which("redis-server")
+    if not redis_bin:
+        rec["problems"].append("redis-server not found (apt-get install redis-server)")
+        return rec
+    started = []  # stopped in reverse order in the finally block
+    try:
+        rport = free_port()
+        redis = Server("redis", [redis_bin, "--port", rport, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                 "--protected-mode", "no", "--daemonize", "no", "--dir", str(logdir)],
+                       rport, {}, logdir / f"{tag}.redis.log", args.server_cpu)
+        started.append(redis)
+        rec["redis_port"] = rport
+        if not redis.wait_listen():
+            rec["problems"].append("redis-server did not reach LISTEN within 20 s (see its log)")
+            return rec
+        env = dict(case.env)
+        env["REDIS_URL"] = f"redis://127.0.0.1:{rport}"
+        srvs = []
+        for i, p in enumerate(ports):
+            srv = Server(kind, server_cmd(kind, paths), p, env, logdir / f"{tag}.server{i}.log", args.server_cpu)
+            started.append(srv)
+            srvs.append(srv)
+        for srv in srvs:
+            if not srv.wait_listen():
+                rec["problems"].append(f"server on port {srv.port} did not reach LISTEN within 20 s (see its log)")
+                return rec
+        if not wait_cluster_ready(rport, case.instances):
+            rec["problems"].append(f"Redis did not count {case.instances} subscribed instances within 20 s")
+            return rec
+        time.sleep(0.3)
+        pids = [x.pid for x in srvs]
+
+        def sample():
+            snap = group_sample(pids)
+            if snap is not None:
+                snap["redis"] = proc_sample(redis.pid)
+            return snap
+
+        base = sample()
+        lg = (["taskset", "-c", str(args.loadgen_cpu)] if args.loadgen_cpu is not None else []) + [
+            str(paths["loadgen"]), "--scenario", case.scenario, "--ports", ",".join(str(p) for p in ports)] + case.args
+        res, phases, rc = run_loadgen(lg, sample, timeout_s=case.expect_s * 3 + 120,
+                                      log_path=logdir / f"{tag}.loadgen.log")
+        after = sample()
+        rec["loadgen"] = res
+        rec["loadgen_exit"] = rc
+        rec["server_samples"] = {"baseline": base, "after": after, **phases}
+        if res is None:
+            rec["problems"].append(f"load generator printed no result (exit {rc})")
+        elif not res.get("ok"):
+            rec["problems"].append("load generator checks failed: " + "; ".join(res.get("errors", [])))
+        for srv in srvs:
+            if not srv.alive():
+                rec["problems"].append(f"server on port {srv.port} exited during the run (code {srv.proc.returncode})")
+        if not redis.alive():
+            rec["problems"].append(f"redis-server exited during the run (code {redis.proc.returncode})")
+        rec["derived"] = derive(case, res, phases, base, (args.server_cpu, args.loadgen_cpu))
+    finally:
+        stops = []
+        for srv in reversed(started):
+            stop_s, killed, code = srv.stop()
+            stops.append({"what": srv.kind if srv.kind == "redis" else f"{srv.kind}:{srv.port}",
+                          "stop_s": round(stop_s, 3), "killed": killed, "exit": code})
+            if killed:
+                rec["problems"].append(f"{stops[-1]['what']} did not exit within 10 s of SIGTERM (SIGKILLed)")
+        rec["stops"] = stops
+        srv_stops = [x for x in stops if x["what"] != "redis"]
+        rec["server_stop_s"] = max((x["stop_s"] for x in srv_stops), default=None)
+        rec["server_killed"] = any(x["killed"] for x in srv_stops)
+    rec["ok"] = not rec["problems"]
+    return rec
+
+
 def one_run(args, case, kind, rnd, paths, port, logdir):
+    if case.instances > 1:
+        return one_run_cluster(args, case, kind, rnd, paths, port, logdir)
     cmd = server_cmd(kind, paths)
     env = dict(case.env)
     tag = f"{case.name}.{kind}.r{rnd}"
@@ -377,7 +584,7 @@ def one_run(args, case, kind, rnd, paths, port, logdir):
         base = proc_sample(srv.pid)
         lg = (["taskset", "-c", str(args.loadgen_cpu)] if args.loadgen_cpu is not None else []) + [
             str(paths["loadgen"]), "--scenario", case.scenario, "--port", str(port)] + case.args
-        res, phases, rc = run_loadgen(lg, srv, timeout_s=case.expect_s * 3 + 120,
+        res, phases, rc = run_loadgen(lg, lambda: proc_sample(srv.pid), timeout_s=case.expect_s * 3 + 120,
                                       log_path=logdir / f"{tag}.loadgen.log")
         after = proc_sample(srv.pid)
         rec["loadgen"] = res
@@ -437,10 +644,20 @@ def ensure_built(build_dir, force, courier_bin=None):
 
 
 def ensure_node():
-    if (NODE_REF / "node_modules" / "socket.io" / "package.json").exists():
+    if all((NODE_REF / "node_modules" / pkg / "package.json").exists()
+           for pkg in ("socket.io", "@socket.io/redis-adapter", "redis")):
         return
     log("run.py: installing the Node reference (npm ci)")
     subprocess.run(["npm", "ci", "--prefix", str(NODE_REF), "--no-audit", "--no-fund", "--loglevel=error"], check=True)
+
+
+def loadavg():
+    """The 1, 5 and 15 minute load averages (strings, as /proc/loadavg has them), or None."""
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[:3]
+    except OSError:
+        return None
 
 
 def machine_info(build_dir):
@@ -480,11 +697,7 @@ def machine_info(build_dir):
         pass
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     info["git"] = rev.stdout.strip()
-    try:
-        with open("/proc/loadavg") as f:
-            info["loadavg_at_start"] = f.read().split()[:3]
-    except OSError:
-        pass
+    info["loadavg_at_start"] = loadavg()
     return info
 
 
@@ -509,9 +722,20 @@ METRICS = {
              ("server_core_busy", "core 0 busy", "{:.0%}"), ("loadgen_cpu_util", "loadgen CPU", "{:.0%}")],
 }
 METRICS["polling"] = METRICS["fanout"]
+METRICS["fanout-cluster"] = METRICS["fanout"][:-3] + [
+    ("redis_cpu_util", "Redis CPU", "{:.1%}"), ("cluster_cpu_us_per_delivery", "servers + Redis CPU/delivery (µs)", "{:.3f}"),
+    ("deliveries_per_cpu_s", "delivered per CPU-second (servers + Redis)", "{:,.0f}"),
+    ("remote_share", "delivered via Redis", "{:.0%}")] + METRICS["fanout"][-2:]
 SCENARIO_TITLE = {"storm": "Storm (N clients connect at once)", "idle": "Idle connections (memory)",
                   "fanout": "Fan-out (one publisher, one room)", "echo": "Echo (acked events)",
-                  "polling": "Long-polling (broadcasts to polling clients)"}
+                  "polling": "Long-polling (broadcasts to polling clients)",
+                  "fanout-cluster": "Cluster fan-out (two instances and one Redis on core 0, one publisher, one room; "
+                                    "server CPU = both instances)"}
+
+
+def group_of(c):
+    """Table a case goes into: its scenario, or "<scenario>-cluster" for a cluster case."""
+    return c["scenario"] + ("-cluster" if c.get("instances", 1) > 1 else "")
 
 
 def medians(runs):
@@ -542,8 +766,8 @@ def table(data, label="", placeholder=False):
     cases = data.get("cases", [])
     out = []
     flagged = False
-    for sc in ("storm", "idle", "fanout", "echo", "polling"):
-        rows = [c for c in cases if c["scenario"] == sc and (placeholder or c["name"] in med)]
+    for sc in ("storm", "idle", "fanout", "fanout-cluster", "echo", "polling"):
+        rows = [c for c in cases if group_of(c) == sc and (placeholder or c["name"] in med)]
         if not rows:
             continue
         metrics = METRICS[sc]
@@ -583,6 +807,9 @@ def table(data, label="", placeholder=False):
     nrounds = max((len(v) for v in rounds.values()), default=0)
     bad = [r for r in runs if not r["ok"]]
     foot = f"Medians of {nrounds} round(s) per server{label}."
+    loads = [float(r["loadavg_before"][0]) for r in runs if r.get("loadavg_before")]
+    if loads:
+        foot += f" 1-minute load average before the runs: {min(loads):.1f} to {max(loads):.1f} (2 cores)."
     if flagged:
         foot += (" ‡: core 1 (the load generator's) was ≥ 90 % busy in the measured window: that figure is"
                  " bounded by the load generator (or by other load on the machine), the server may go faster.")
@@ -598,7 +825,7 @@ def plot(data, png):
     rows = {}
     for c in data.get("cases", []):
         a = c["args"]
-        if c["scenario"] != "fanout" or ("--mode" in a and a[a.index("--mode") + 1] != "rate"):
+        if c["scenario"] != "fanout" or c.get("instances", 1) > 1 or ("--mode" in a and a[a.index("--mode") + 1] != "rate"):
             continue
         n = int(c["args"][c["args"].index("--clients") + 1])
         for s, m in med.get(c["name"], {}).items():
@@ -663,7 +890,8 @@ def main():
                     "(default: all; smoke: courier,raw)")
     ap.add_argument("--cases", help="comma-separated case names or prefixes (e.g. fanout,echo-100)")
     ap.add_argument("--rounds", type=int, help="rounds per case (default 3; smoke 1)")
-    ap.add_argument("--port", type=int, default=3187, help="port of the server under test (default 3187)")
+    ap.add_argument("--port", type=int, default=3187,
+                    help="port of the server under test (default 3187; a cluster case also uses the next port)")
     ap.add_argument("--build-dir", default="build", help="CMake build tree with the bench targets (default: build)")
     ap.add_argument("--build", action="store_true", help="run the (incremental) build of the bench targets first")
     ap.add_argument("--courier-bin", help="bench_server binary to measure (default: <build-dir>/examples/bench_server/bench_server)")
@@ -679,6 +907,8 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the cases and the estimated duration")
     ap.add_argument("--placeholder-table", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    # SIGTERM ends the run like Ctrl-C: the finally blocks stop every process started so far.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.server_cpu = None if args.server_cpu == "none" else int(args.server_cpu)
     args.loadgen_cpu = None if args.loadgen_cpu == "none" else int(args.loadgen_cpu)
 
@@ -699,7 +929,8 @@ def main():
     cases = smoke_cases() if args.smoke else full_cases(args.fanout_deliveries)
     if args.placeholder_table:  # the shape of the docs table before any full run
         print(table({"runs": [], "cases": [{"name": c.name, "scenario": c.scenario, "title": c.title,
-                                            "servers": c.servers} for c in cases]}, placeholder=True))
+                                            "servers": c.servers, "instances": c.instances} for c in cases]},
+                    placeholder=True))
         return 0
     if args.cases:
         wanted = [w.strip() for w in args.cases.split(",") if w.strip()]
@@ -730,7 +961,7 @@ def main():
     mode = "smoke" if args.smoke else "full"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out) if args.out else RESULTS / f"{mode}-{stamp}.json"
+    out = Path(args.out).resolve() if args.out else RESULTS / f"{mode}-{stamp}.json"
     logdir = RESULTS / "logs" / f"{mode}-{stamp}"
     logdir.mkdir(parents=True, exist_ok=True)
     meta = {"mode": mode, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -739,7 +970,8 @@ def main():
             "pinning": {"server": args.server_cpu, "loadgen": args.loadgen_cpu},
             "file": str(out.relative_to(ROOT)) if out.is_absolute() and ROOT in out.parents else str(out)}
     data = {"meta": meta, "cases": [{"name": c.name, "scenario": c.scenario, "args": c.args, "env": c.env,
-                                     "title": c.title, "servers": [x for x in servers if x in c.servers]}
+                                     "title": c.title, "servers": [x for x in servers if x in c.servers],
+                                     "instances": c.instances}
                                     for c in cases], "runs": []}
     log(f"run.py: {mode} run, {len(cases)} case(s) x {servers} x {rounds} round(s), about {est / 60:.1f} min; "
         f"logs in {logdir.relative_to(ROOT)}")
@@ -750,7 +982,9 @@ def main():
             k = (rnd - 1) % len(ss) if ss else 0
             for s in ss[k:] + ss[:k]:
                 t0 = time.monotonic()
+                load = loadavg()
                 rec = one_run(args, c, s, rnd, paths, args.port, logdir)
+                rec["loadavg_before"] = load  # the machine may be shared: say how busy it was
                 rec["wall_s"] = round(time.monotonic() - t0, 2)
                 data["runs"].append(rec)
                 brief = ", ".join(f"{k2}={v:.4g}" if isinstance(v, float) else f"{k2}={v}"

@@ -21,6 +21,7 @@ ctest --test-dir build --output-on-failure --timeout 300
 
 echo "== benchmark smoke run (every scenario once at a tiny size; figures come from full runs)"
 /usr/bin/python3 bench/run.py --build-dir build --smoke
+/usr/bin/python3 bench/cluster_timers.py --smoke --binary build/examples/timer_soak/timer_soak
 
 echo "== fuzzers (libFuzzer, 15 s per target: Engine.IO payloads, Socket.IO packets, msgpack, queries)"
 bash tests/fuzz/build.sh 15 "$root/build-fuzz"
@@ -30,3 +31,9 @@ build build-asan -DCMAKE_BUILD_TYPE=Debug -DCOURIER_SANITIZE=ON -DCOURIER_BUILD_
 echo "== tests under ASan + UBSan (packaging tests ran above; they rebuild courier and prove nothing new here)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure --timeout 600 -LE package
+
+echo "== build (ThreadSanitizer, clang: GCC cannot model Asio's fences) and the multi-threaded API tests"
+CC=clang CXX=clang++ cmake -S "$root" -B build-tsan -G Ninja -DCOURIER_WARNINGS_AS_ERRORS=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOURIER_TSAN=ON -DCOURIER_BUILD_BENCH=OFF >/dev/null
+cmake --build build-tsan -j "$jobs" --target courier_thread_tests
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir build-tsan --output-on-failure --timeout 300 -L threads

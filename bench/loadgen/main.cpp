@@ -5,6 +5,7 @@
 // Engine.IO v4 over WebSocket and over HTTP long-polling, Socket.IO v5 (main namespace).
 //
 //   courier_loadgen --scenario storm|idle|fanout|echo|polling --port P [options]
+//   courier_loadgen --scenario fanout --ports P1,P2 [options]   # a cluster (contract section 6)
 //
 // Prints one JSON line on stdout (results, the server's OPEN parameters, failures by kind and the
 // load generator's own CPU use) and "@phase NAME T" markers on stderr, so that a harness can sample
@@ -173,6 +174,7 @@ struct Options {
   std::string scenario;
   std::string host = "127.0.0.1";
   int port = 0;
+  std::vector<int> ports;  // --ports: servers of one cluster; port == ports[0]
   long clients = -1;
   double rate = -1;        // fanout/polling: broadcasts per second (mode rate)
   int inflight = 1;        // echo: requests in flight per client
@@ -197,8 +199,10 @@ Options g_opt;
 [[noreturn]] void usage(const char* msg) {
   if (msg) std::fprintf(stderr, "courier_loadgen: %s\n", msg);
   std::fprintf(stderr,
-               "usage: courier_loadgen --scenario storm|idle|fanout|echo|polling --port P [options]\n"
+               "usage: courier_loadgen --scenario storm|idle|fanout|echo|polling --port P|--ports P1,P2,... [options]\n"
                "  --host A            server address, loopback only (127.0.0.1)\n"
+               "  --ports P1,P2,...   instead of --port: instances of one cluster; connections go round-robin\n"
+               "                      over them (fanout: the publisher on P1, receivers on P1, P2, ... in turn)\n"
                "  --clients N         connections (storm 1000, idle 1000, fanout/polling receivers 1000, echo 100)\n"
                "  --duration S        seconds measured (storm: deadline for all connects, default 30)\n"
                "  --rate R            fanout/polling: broadcasts per second (mode rate)\n"
@@ -338,9 +342,10 @@ bool flush(Handler* h) {
   return true;
 }
 
-// Opens a non-blocking TCP connection from 127.0.0.(1 + idx % src_addrs); -1 and *fail on error.
-sockaddr_in g_server{};
-int open_tcp(std::uint64_t idx, Fail* fail) {
+// Opens a non-blocking TCP connection from 127.0.0.(1 + idx % src_addrs) to server g_servers[server];
+// -1 and *fail on error.
+std::vector<sockaddr_in> g_servers;  // one per --ports entry
+int open_tcp(std::uint64_t idx, std::size_t server, Fail* fail) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) { *fail = F_SOCKET; return -1; }
   const int one = 1;
@@ -355,7 +360,8 @@ int open_tcp(std::uint64_t idx, Fail* fail) {
     ::close(fd);
     return -1;
   }
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&g_server), sizeof g_server) != 0 && errno != EINPROGRESS) {
+  const sockaddr_in& dst = g_servers[server];
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) != 0 && errno != EINPROGRESS) {
     *fail = errno_fail(errno);
     ::close(fd);
     return -1;
@@ -457,6 +463,7 @@ enum class St { Idle, Tcp, Http, Open, Sio, Connected, Closed };
 
 struct Client {
   std::uint64_t idx = 0;
+  std::size_t server = 0;  // index into g_opt.ports / g_servers
   St st = St::Idle;
   std::uint64_t t_start = 0;  // mono
   // scenario state
@@ -596,7 +603,7 @@ struct WsClient final : Client, Handler {
 
   void start() override {
     Fail f = F_OTHER;
-    fd = open_tcp(idx, &f);
+    fd = open_tcp(idx, server, &f);
     if (fd < 0) { st = St::Tcp; fail_or_lose(f); return; }
     st = St::Tcp;
     ep_add(this, EPOLLIN | EPOLLOUT);
@@ -650,7 +657,7 @@ struct WsClient final : Client, Handler {
                                   "Connection: Upgrade\r\n"
                                   "Sec-WebSocket-Key: %s\r\n"
                                   "Sec-WebSocket-Version: 13\r\n\r\n",
-                                  g_opt.host.c_str(), g_opt.port, key);
+                                  g_opt.host.c_str(), g_opt.ports[server], key);
       st = St::Http;
       out.append(req, std::size_t(n));
       flush(this);
@@ -793,7 +800,7 @@ struct PollClient final : Client {
 
   bool open_conn(HttpConn& c) {
     Fail f = F_OTHER;
-    c.fd = open_tcp(idx, &f);
+    c.fd = open_tcp(idx, server, &f);
     if (c.fd < 0) { fail_or_lose(f); return false; }
     c.s = HttpConn::S::Connecting;
     ep_add(&c, EPOLLIN | EPOLLOUT);
@@ -813,14 +820,14 @@ struct PollClient final : Client {
   std::string poll_get() const {
     char b[300];
     std::snprintf(b, sizeof b, "GET /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
-                  sid.c_str(), g_opt.host.c_str(), g_opt.port);
+                  sid.c_str(), g_opt.host.c_str(), g_opt.ports[server]);
     return b;
   }
   void start() override {
     st = St::Tcp;
     char b[256];
     std::snprintf(b, sizeof b, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
-                  g_opt.host.c_str(), g_opt.port);
+                  g_opt.host.c_str(), g_opt.ports[server]);
     send_request(get, b);
   }
   void on_open(std::string_view js) override {
@@ -844,7 +851,7 @@ struct PollClient final : Client {
     std::snprintf(b, sizeof b,
                   "POST /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s:%d\r\n"
                   "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %zu\r\n\r\n",
-                  sid.c_str(), g_opt.host.c_str(), g_opt.port, post_body.size());
+                  sid.c_str(), g_opt.host.c_str(), g_opt.ports[server], post_body.size());
     std::string req(b);
     req += post_body;
     send_request(post, std::move(req));
@@ -1022,6 +1029,7 @@ Client* make_client(bool polling) {
   if (polling) c = std::make_unique<PollClient>();
   else c = std::make_unique<WsClient>();
   c->idx = g_clients.size();
+  c->server = std::size_t(c->idx % g_opt.ports.size());  // round-robin over the cluster's instances
   g_clients.push_back(std::move(c));
   return g_clients.back().get();
 }
@@ -1155,15 +1163,20 @@ struct Fanout final : Scenario {
   std::uint64_t complete_at = 0;
   Histogram lat;
   std::string msg;
+  std::vector<std::uint64_t> delivered_by_server, joined_by_server;  // per --ports entry
 
   explicit Fanout(bool poll) : polling(poll), sat(!poll && g_opt.mode == "sat") {
     publisher = make_client(false);
+    publisher->server = 0;  // the contract (section 6): the publisher sits on the first instance
     for (long i = 0; i < g_opt.clients; ++i) {
       Client* c = make_client(polling);
       c->receiver = true;
+      c->server = std::size_t(i) % g_opt.ports.size();
       con.list.push_back(c);
     }
     con.max_pending = g_opt.max_pending > 0 ? std::size_t(g_opt.max_pending) : 500;
+    delivered_by_server.assign(g_opt.ports.size(), 0);
+    joined_by_server.assign(g_opt.ports.size(), 0);
   }
   void begin() override {
     con.deadline = mono_ns() + secs(g_opt.connect_timeout);
@@ -1190,6 +1203,7 @@ struct Fanout final : Scenario {
     if (c.receiver && id == 1 && !c.joined) {
       c.joined = true;
       ++joined;
+      ++joined_by_server[c.server];
       con.resolved_one(c);
     }
   }
@@ -1207,6 +1221,7 @@ struct Fanout final : Scenario {
     if (!find_key(q, e, "\"t\"") || !parse_uint(q, e, t)) { ++bad; note_bad(p, e); return; }
     if (seq >= sent) { ++bad; note_bad(p, e); return; }
     ++delivered;
+    ++delivered_by_server[c.server];
     const std::uint64_t now = mono_ns();
     if (first_delivery == 0) first_delivery = now;
     last_delivery = now;
@@ -1338,6 +1353,14 @@ struct Fanout final : Scenario {
     j.kv("malformed", bad);
     j.kv("stalled_broadcasts", stalled);
     j.kv("receivers_lost", lost_total);
+    if (g_opt.ports.size() > 1) {  // a cluster: how the load spread over the instances
+      j.key("receivers_joined_by_port").open();
+      for (std::size_t i = 0; i < g_opt.ports.size(); ++i) j.kv(std::to_string(g_opt.ports[i]).c_str(), joined_by_server[i]);
+      j.close();
+      j.key("delivered_by_port").open();
+      for (std::size_t i = 0; i < g_opt.ports.size(); ++i) j.kv(std::to_string(g_opt.ports[i]).c_str(), delivered_by_server[i]);
+      j.close();
+    }
     j.kv("window_s", window_s);
     j.kv("window_deliveries", window_deliveries);
     j.kv("deliveries_per_s", window_s > 0 ? double(window_deliveries) / window_s : 0.0);
@@ -1513,6 +1536,18 @@ void parse_args(int argc, char** argv) {
     if (a == "--scenario") g_opt.scenario = val();
     else if (a == "--host") g_opt.host = val();
     else if (a == "--port") g_opt.port = int(num_arg("--port", val()));
+    else if (a == "--ports") {
+      std::string list = val();
+      for (std::size_t b = 0; b <= list.size();) {
+        std::size_t e = list.find(',', b);
+        if (e == std::string::npos) e = list.size();
+        const std::string one = list.substr(b, e - b);
+        const double v = num_arg("--ports", one.c_str());
+        if (v <= 0 || v > 65535 || v != double(int(v))) usage("--ports: each port is 1..65535");
+        g_opt.ports.push_back(int(v));
+        b = e + 1;
+      }
+    }
     else if (a == "--clients") g_opt.clients = long(num_arg("--clients", val()));
     else if (a == "--rate") g_opt.rate = num_arg("--rate", val());
     else if (a == "--inflight") g_opt.inflight = int(num_arg("--inflight", val()));
@@ -1536,7 +1571,12 @@ void parse_args(int argc, char** argv) {
   }
   const std::string& s = g_opt.scenario;
   if (s != "storm" && s != "idle" && s != "fanout" && s != "echo" && s != "polling") usage("--scenario is required");
-  if (g_opt.port <= 0 || g_opt.port > 65535) usage("--port is required");
+  if (!g_opt.ports.empty() && g_opt.port > 0) usage("--port and --ports exclude each other");
+  if (g_opt.ports.empty()) {
+    if (g_opt.port <= 0 || g_opt.port > 65535) usage("--port (or --ports) is required");
+    g_opt.ports.push_back(g_opt.port);
+  }
+  g_opt.port = g_opt.ports[0];
   if (g_opt.clients < 0) g_opt.clients = s == "echo" ? 100 : 1000;
   if (g_opt.clients < 1 || g_opt.clients > 1000000) usage("--clients out of range");
   if (g_opt.duration < 0) g_opt.duration = s == "storm" ? 30 : 10;
@@ -1557,9 +1597,13 @@ void parse_args(int argc, char** argv) {
   // Load goes to loopback only.
   in_addr a{};
   if (inet_pton(AF_INET, g_opt.host.c_str(), &a) != 1 || (ntohl(a.s_addr) >> 24) != 127) usage("--host must be a 127.x.y.z address");
-  g_server.sin_family = AF_INET;
-  g_server.sin_port = htons(std::uint16_t(g_opt.port));
-  g_server.sin_addr = a;
+  for (int p : g_opt.ports) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(std::uint16_t(p));
+    sa.sin_addr = a;
+    g_servers.push_back(sa);
+  }
 }
 
 }  // namespace
@@ -1631,6 +1675,9 @@ int main(int argc, char** argv) {
   j.kv_str("transport", s == "polling" ? "polling" : "websocket");
   j.key("params").open();
   j.kv("port", g_opt.port);
+  j.key("ports").open_arr();
+  for (int p : g_opt.ports) j.num(double(p));
+  j.close_arr();
   j.kv("clients", std::uint64_t(g_opt.clients));
   j.kv("duration_s", g_opt.duration);
   j.kv("rate", g_opt.rate);

@@ -2,7 +2,7 @@
 // "broadcast" an object to a room as "msg", "echo" acks its argument. One process, one thread.
 //
 // Env: PORT (default 3100), PING_INTERVAL / PING_TIMEOUT (ms), BACKLOG (default 4096),
-// MAX_LIFETIME_S (self-stop, default 3600).
+// MAX_LIFETIME_S (self-stop, default 3600), REDIS_URL (cluster through courier's Redis adapter).
 #include <courier/courier.hpp>
 #if COURIER_HAS_REDIS
 #include <courier/redis_adapter.hpp>

@@ -12,6 +12,7 @@
 #include <courier/error.hpp>
 #include <courier/in_memory_adapter.hpp>
 #include <courier/listener.hpp>
+#include <courier/lock.hpp>
 #include <courier/log.hpp>
 #include <courier/metrics.hpp>
 #include <courier/namespace.hpp>

@@ -22,6 +22,9 @@ enum class errc {
   closed,                        ///< the session or server is closed
   missing_responses,             ///< some servers of the cluster did not answer within the request timeout
   cluster_unavailable,           ///< the cluster transport (Redis) is not connected
+  lock_busy,                     ///< try_lock: another owner holds the lock
+  lock_not_held,                 ///< extend/unlock: the token no longer holds its lock (expired, released, taken over)
+  cluster_error,                 ///< the cluster transport (Redis) refused a command (e.g. OOM, wrong type)
   too_many_requests,             ///< handshakes from one address over handshakes_per_second (HTTP 429)
   too_many_rooms,                ///< a join beyond ServerOptions::max_rooms_per_socket
   rate_limited,                  ///< a socket's events over ServerOptions::max_events_per_second

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds courier's libFuzzer targets with clang (Debian's clang 14) and runs each for a bounded
 # time: tests/fuzz/build.sh [SECONDS_PER_TARGET] [OUT_DIR]. A crash fails the script and leaves
-# the input in OUT_DIR (turn it into a regression test).
+# the input in OUT_DIR (turn it into a regression test). Seeds: a few hand-written ones plus
+# "captured-*" files recorded from real socket.io-client / python-socketio / redis-adapter traffic
+# by tests/fuzz/capture/capture.py.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
