@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -65,6 +66,11 @@ class Listener {
   /// `prefix + "x/y.js"` maps to `directory + "/x/y.js"`, a directory to its index.html. Paths
   /// that try to leave the directory ("..") get 404; files are read per request (no cache).
   void serve_static(std::string prefix, std::string directory);
+  /// Answers GET/HEAD requests for exactly `path` with `content_type` text: per request,
+  /// `handler(respond)` runs on the listener's thread and must call `respond(body)` once, on that
+  /// thread (at once or later). For small host endpoints such as metrics (Server::serve_metrics).
+  void serve_text(std::string path, std::string content_type,
+                  std::function<void(std::function<void(std::string body)> respond)> handler);
   /// Binds and starts accepting. Returns the bind/listen error, if any.
   std::error_code listen(const ListenOptions& options);
   /// The bound port (after a successful listen), 0 otherwise.

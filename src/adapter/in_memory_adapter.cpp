@@ -53,6 +53,16 @@ std::vector<RoomName> InMemoryAdapter::socket_rooms(const SocketId& id) const {
   return {s->second.begin(), s->second.end()};
 }
 
+std::size_t InMemoryAdapter::socket_room_count(const SocketId& id) const {
+  auto s = sids_.find(id);
+  return s == sids_.end() ? 0 : s->second.size();
+}
+
+bool InMemoryAdapter::socket_in_room(const SocketId& id, const RoomName& room) const {
+  auto s = sids_.find(id);
+  return s != sids_.end() && s->second.count(room) != 0;
+}
+
 std::vector<SocketId> InMemoryAdapter::local_sockets(const BroadcastOptions& opts) const {
   auto excluded = [&](const SocketId& id) {
     if (opts.except.empty()) return false;

@@ -26,6 +26,9 @@ class Category final : public std::error_category {
       case errc::lock_busy: return "Lock held by another owner";
       case errc::lock_not_held: return "Lock not held by this token";
       case errc::cluster_error: return "Cluster transport refused the command";
+      case errc::too_many_requests: return "Too many requests";
+      case errc::too_many_rooms: return "Too many rooms";
+      case errc::rate_limited: return "Rate limit exceeded";
     }
     return "Unknown courier error";
   }

@@ -40,6 +40,7 @@
 #include "engine/base64.hpp"
 #include "engine/engine_core.hpp"
 #include "engine/http.hpp"
+#include "engine/text_service.hpp"
 #include "transport/http_parser.hpp"
 #include "transport/sha1.hpp"
 #include "transport/static_files.hpp"
@@ -821,6 +822,11 @@ Listener::Listener(asio::io_context& io, Logger logger)
 Listener::~Listener() { impl_->close(); }
 
 void Listener::mount(EngineServer& server) { impl_->mount(server.core()); }
+
+void Listener::serve_text(std::string path, std::string content_type,
+                          std::function<void(std::function<void(std::string)>)> handler) {
+  impl_->mount(detail::make_text_service(std::move(path), std::move(content_type), std::move(handler)));
+}
 
 void Listener::serve_static(std::string prefix, std::string directory) {
   impl_->mount(detail::make_static_service(std::move(prefix), std::move(directory)));
