@@ -22,6 +22,10 @@ enum class errc {
   closed,                        ///< the session or server is closed
   missing_responses,             ///< some servers of the cluster did not answer within the request timeout
   cluster_unavailable,           ///< the cluster transport (Redis) is not connected
+  tls_certificate,               ///< the TLS certificate chain file is missing, unreadable or not PEM
+  tls_private_key,               ///< the TLS private key file is missing, unreadable, not PEM or the password is wrong
+  tls_key_mismatch,              ///< the TLS private key does not belong to the certificate
+  tls_configuration,             ///< TLS options OpenSSL refuses (cipher list, version) or no TLS context
 };
 
 /// The category of courier::errc. Thread-safe.

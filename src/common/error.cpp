@@ -23,6 +23,10 @@ class Category final : public std::error_category {
       case errc::closed: return "Closed";
       case errc::missing_responses: return "Some servers did not answer in time";
       case errc::cluster_unavailable: return "Cluster transport unavailable";
+      case errc::tls_certificate: return "TLS certificate chain file could not be loaded";
+      case errc::tls_private_key: return "TLS private key file could not be loaded (missing, not PEM or wrong password)";
+      case errc::tls_key_mismatch: return "TLS private key does not match the certificate";
+      case errc::tls_configuration: return "TLS options refused (cipher list or protocol version)";
     }
     return "Unknown courier error";
   }
