@@ -924,15 +924,15 @@ bool Connection::flush_tls() {
       tls_->compact_output();
       while (out_head_ < out_.size() && tls_->pending_output() < kTlsWriteBatch) {
         const std::string& frame = *out_[out_head_];
-        const char* src = frame.data() + out_offset_;
         std::size_t len = frame.size() - out_offset_;
+        bool ok;
         if (len >= kTlsRecord) {
           len = std::min(len, 4 * kTlsRecord);  // large frames: encrypted in place, in slices
-          advance(len);
+          ok = tls_->write(frame.data() + out_offset_, len);
+          advance(len);  // (after the write: it may release the frame)
         } else {
           // Small frames (a broadcast's usual case) share records: one header, one tag and one
           // cipher call per 16 KiB instead of per frame, for a copy into the staging buffer.
-          src = stage;
           len = 0;
           while (out_head_ < out_.size() && len < kTlsRecord) {
             const std::string& f = *out_[out_head_];
@@ -941,9 +941,10 @@ bool Connection::flush_tls() {
             len += take;
             advance(take);
           }
+          ok = tls_->write(stage, len);
         }
         out_bytes_ -= len;
-        if (!tls_->write(src, len)) {
+        if (!ok) {
           auto self = shared_from_this();
           tls_failed("write");
           return false;
