@@ -583,7 +583,7 @@ TEST_CASE("a client that never completes the TLS handshake is closed after hands
   CHECK(c.response().status == 404);
 }
 
-TEST_CASE("garbage, plain HTTP and an untrusting client on the TLS port are closed; a TLS client is unaffected",
+TEST_CASE("garbage, plain HTTP and an untrusting client on the TLS port are closed, a TLS client is unaffected",
           "[transport][tls]") {
   Server server(Server::tls());
   TlsClient good(server.listener.port());
