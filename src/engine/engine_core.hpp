@@ -61,7 +61,6 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   std::atomic<std::size_t> session_count_{0};  // mirrors sessions_.size() for other threads
   bool closed_ = false;
   std::vector<std::shared_ptr<WsLink>> draining_;  // links closed by close_all()
-
 };
 
 }  // namespace courier::detail
