@@ -113,10 +113,7 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
   std::error_code listen(const ListenOptions& options) {
     ctx_->options = options;
     std::error_code ec;
-    if (options.tls.enabled() || !options.tls.private_key_file.empty()) {  // TLS hook
-      ec = setup_tls(options.tls);
-      if (ec) return ec;
-    }
+    if ((ec = setup_tls(options.tls))) return ec;  // TLS hook
     auto address = asio::ip::make_address(options.host, ec);
     if (ec) return ec;
     const asio::ip::tcp::endpoint ep(address, options.port);
@@ -139,9 +136,12 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
   std::uint16_t port() const noexcept { return port_; }
   asio::io_context& io() noexcept { return io_; }
 
-  /// Loads the certificate and key before anything is bound (a bad file binds no port).
+  /// Loads the certificate and key before anything is bound (a bad file binds no port); no-op
+  /// without TLS options.
   std::error_code setup_tls(const TlsOptions& tls) {
     std::error_code ec;
+    ctx_->tls.reset();
+    if (!tls.enabled() && tls.private_key_file.empty()) return ec;  // (a lone key is an error)
     std::string detail;
     ctx_->tls = TlsContext::create(tls, ec, detail);
     ctx_->options.tls.private_key_password.clear();  // not kept in memory longer than needed
