@@ -182,6 +182,13 @@ for (const mode of MODES) {
       assert.equal(s, "x");
       assert.ok(Buffer.from(b).equals(Buffer.from([1, 2, 3])));
       assert.equal(socket.io.engine.transport.name, mode.final); // no downgrade on the way
+
+      // A broadcast (one shared frame for every recipient) reaches the other TLS clients.
+      const others = [client({ transports: ["websocket"] }), client({ transports: ["polling"] })];
+      await Promise.all(others.map(connected));
+      const got = others.map((o) => once(o, "news"));
+      assert.deepEqual(await ack(socket, "broadcast", "news", { big: "y".repeat(20_000) }), [true]);
+      for (const [payload] of await Promise.all(got)) assert.equal(payload.big.length, 20_000);
     });
   });
 }
