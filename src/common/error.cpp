@@ -29,6 +29,10 @@ class Category final : public std::error_category {
       case errc::too_many_requests: return "Too many requests";
       case errc::too_many_rooms: return "Too many rooms";
       case errc::rate_limited: return "Rate limit exceeded";
+      case errc::tls_certificate: return "TLS certificate chain file could not be loaded";
+      case errc::tls_private_key: return "TLS private key file could not be loaded (missing, not PEM or wrong password)";
+      case errc::tls_key_mismatch: return "TLS private key does not match the certificate";
+      case errc::tls_configuration: return "TLS options refused (cipher list or protocol version)";
     }
     return "Unknown courier error";
   }

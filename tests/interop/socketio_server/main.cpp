@@ -87,6 +87,14 @@ int main() {
 
   asio::io_context io;
   ServerOptions options;
+  // LOG_LEVEL: debug, info, warn (default), error or off; info shows why connections were closed.
+  if (const char* level = std::getenv("LOG_LEVEL")) {
+    const std::string l = level;
+    if (l == "debug") options.logger.level = LogLevel::debug;
+    if (l == "info") options.logger.level = LogLevel::info;
+    if (l == "error") options.logger.level = LogLevel::error;
+    if (l == "off") options.logger.level = LogLevel::off;
+  }
   options.engine.ping_interval = 300ms;
   options.engine.ping_timeout = 200ms;
   options.engine.cors.origins = {"*"};
@@ -299,11 +307,17 @@ int main() {
     server.serve_metrics(metrics_path);
   ListenOptions listen_options;
   listen_options.port = static_cast<std::uint16_t>(port);
+  // TLS_CERT / TLS_KEY: https and wss with these PEM files (CONTRACT.md).
+  if (const char* cert = std::getenv("TLS_CERT"); cert && *cert) {
+    listen_options.tls.certificate_chain_file = cert;
+    if (const char* key = std::getenv("TLS_KEY")) listen_options.tls.private_key_file = key;
+  }
   if (auto ec = server.listen(listen_options)) {
     std::fprintf(stderr, "socketio_test_server: cannot listen on %d: %s\n", port, ec.message().c_str());
     return 1;
   }
-  std::fprintf(stderr, "socketio_test_server: listening on 127.0.0.1:%u\n", server.port());
+  std::fprintf(stderr, "socketio_test_server: listening on 127.0.0.1:%u%s\n", server.port(),
+               listen_options.tls.enabled() ? " (TLS)" : "");
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int) {
