@@ -4,6 +4,7 @@ include_guard(GLOBAL)
 find_package(Threads REQUIRED)
 find_package(Asio REQUIRED)  # cmake/FindAsio.cmake: standalone Asio ships no CMake config
 find_package(RapidJSON CONFIG REQUIRED)
+find_package(OpenSSL 1.1.1 REQUIRED)  # TLS (https/wss) on the native transport: Debian libssl-dev
 
 # RapidJSON's config sets only RAPIDJSON_INCLUDE_DIRS; wrap it in a target once.
 if(NOT TARGET courier_rapidjson)

@@ -12,6 +12,9 @@ packages=(
   cmake ninja-build g++ pkg-config git
   # libraries (header-only or static-friendly Debian packages)
   libasio-dev rapidjson-dev catch2 libhiredis-dev libmsgpack-cxx-dev
+  # TLS (https/wss): OpenSSL's library, and its command line tool that the TLS tests use to make
+  # a throwaway self-signed certificate
+  libssl-dev openssl
   # test peers: a real Redis, the Python Engine.IO/Socket.IO clients, Chromium for the browser
   # test (driven by npm playwright-core; no browser download) and a font for its screenshots
   redis-server redis-tools python3 python3-socketio python3-engineio python3-websocket python3-requests

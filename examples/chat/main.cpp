@@ -13,7 +13,8 @@
 //     (Socket::set_shared_data); pushed to the room as `users` when it changes, or asked with `who`;
 //   - join/leave/rename notices.
 //
-// Env: PORT (default 3000), CHAT_WWW (default: the www folder the build assembled).
+// Env: PORT (default 3000), CHAT_WWW (default: the www folder the build assembled), TLS_CERT and
+// TLS_KEY (PEM certificate chain and key: https/wss).
 #include <courier/courier.hpp>
 
 #include <memory>
@@ -263,12 +264,19 @@ int main() {
   ListenOptions options;
   options.host = "127.0.0.1";
   options.port = static_cast<std::uint16_t>(port);
+  // TLS_CERT / TLS_KEY (PEM files): serve https and wss instead (the page's io() follows the
+  // page's scheme, so nothing changes on the browser side).
+  if (const char* cert = std::getenv("TLS_CERT"); cert && *cert) {
+    options.tls.certificate_chain_file = cert;
+    if (const char* key = std::getenv("TLS_KEY")) options.tls.private_key_file = key;
+  }
   if (auto ec = listener.listen(options)) {
     std::fprintf(stderr, "chat: cannot listen on 127.0.0.1:%ld: %s\n", port, ec.message().c_str());
     return 1;
   }
   std::fprintf(stderr, "chat: serving %s\n", www.c_str());
-  std::fprintf(stderr, "chat: open http://127.0.0.1:%u\n", static_cast<unsigned>(listener.port()));
+  std::fprintf(stderr, "chat: open %s://127.0.0.1:%u\n", options.tls.enabled() ? "https" : "http",
+               static_cast<unsigned>(listener.port()));
 
   // SIGINT/SIGTERM: stop accepting, disconnect every socket, let the closing WebSocket frames go
   // out (Server::close calls back once the close handshakes finished), then stop.

@@ -4,6 +4,7 @@
 /// across a cluster. InMemoryAdapter is the default; a Redis adapter composes it.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <courier/adapter_metrics.hpp>
 #include <courier/request_info.hpp>
 #include <courier/value.hpp>
 
@@ -122,8 +124,13 @@ class Adapter {
 
   /// Called once before use; remote adapters subscribe here.
   virtual void init() {}
-  /// Called when the namespace goes away; remote adapters unsubscribe.
+  /// Called when the namespace goes away or the server shuts down (after its connections
+  /// drained); remote adapters unsubscribe here. May be called more than once.
   virtual void close() {}
+  /// Fills `out` with the cluster transport's counters. Adapters whose transport is shared by
+  /// every namespace (RedisAdapterFactory) assign the shared totals rather than add to them, so
+  /// calling it on each namespace's adapter gives the right figures. The default reports nothing.
+  virtual void collect_metrics(AdapterMetrics& out) const { (void)out; }
 
   /// Adds a local socket to rooms (creating them).
   virtual void add_all(const SocketId& id, const std::vector<RoomName>& rooms) = 0;
@@ -137,6 +144,16 @@ class Adapter {
   virtual std::vector<SocketId> local_sockets(const BroadcastOptions& opts) const = 0;
   /// Names of all local rooms.
   virtual std::vector<RoomName> local_rooms() const = 0;
+  /// Number of rooms a local socket is in; override when cheaper than socket_rooms().
+  virtual std::size_t socket_room_count(const SocketId& id) const { return socket_rooms(id).size(); }
+  /// True when a local socket is in `room`; override when cheaper than socket_rooms().
+  virtual bool socket_in_room(const SocketId& id, const RoomName& room) const {
+    for (const auto& r : socket_rooms(id))
+      if (r == room) return true;
+    return false;
+  }
+  /// Number of local rooms; override when cheaper than local_rooms().
+  virtual std::size_t local_room_count() const { return local_rooms().size(); }
 
   /// Sends `packet` to every socket matching `opts`.
   virtual void broadcast(const OutPacket& packet, const BroadcastOptions& opts) = 0;

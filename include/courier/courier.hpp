@@ -3,6 +3,7 @@
 /// Everything public in one include.
 
 #include <courier/adapter.hpp>
+#include <courier/adapter_metrics.hpp>
 #include <courier/cors.hpp>
 #include <courier/disconnect_reason.hpp>
 #include <courier/engine_options.hpp>
@@ -13,6 +14,7 @@
 #include <courier/listener.hpp>
 #include <courier/lock.hpp>
 #include <courier/log.hpp>
+#include <courier/metrics.hpp>
 #include <courier/namespace.hpp>
 #include <courier/request_info.hpp>
 #include <courier/room.hpp>

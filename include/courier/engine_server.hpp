@@ -11,6 +11,7 @@
 
 #include <courier/engine_options.hpp>
 #include <courier/engine_socket.hpp>
+#include <courier/metrics.hpp>
 
 namespace courier {
 
@@ -36,6 +37,9 @@ class EngineServer {
   void on_connection(std::function<void(EngineSocket)> handler);
   /// Number of open sessions. Exact on the server's thread.
   std::size_t session_count() const noexcept;
+  /// A snapshot of the Engine.IO counters and gauges, taken on the server's thread and passed to
+  /// `done` there. Safe from any thread.
+  void metrics(std::function<void(EngineMetrics)> done) const;
   /// The options the server was created with.
   const EngineOptions& options() const noexcept;
   /// Closes every session ("forced close") and refuses new ones.

@@ -25,6 +25,13 @@ enum class errc {
   lock_busy,                     ///< try_lock: another owner holds the lock
   lock_not_held,                 ///< extend/unlock: the token no longer holds its lock (expired, released, taken over)
   cluster_error,                 ///< the cluster transport (Redis) refused a command (e.g. OOM, wrong type)
+  too_many_requests,             ///< handshakes from one address over handshakes_per_second (HTTP 429)
+  too_many_rooms,                ///< a join beyond ServerOptions::max_rooms_per_socket
+  rate_limited,                  ///< a socket's events over ServerOptions::max_events_per_second
+  tls_certificate,               ///< the TLS certificate chain file is missing, unreadable or not PEM
+  tls_private_key,               ///< the TLS private key file is missing, unreadable, not PEM or the password is wrong
+  tls_key_mismatch,              ///< the TLS private key does not belong to the certificate
+  tls_configuration,             ///< TLS options OpenSSL refuses (cipher list, version) or no TLS context
 };
 
 /// The category of courier::errc. Thread-safe.

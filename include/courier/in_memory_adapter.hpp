@@ -30,6 +30,9 @@ class InMemoryAdapter : public Adapter {
   std::vector<RoomName> socket_rooms(const SocketId& id) const override;
   std::vector<SocketId> local_sockets(const BroadcastOptions& opts) const override;
   std::vector<RoomName> local_rooms() const override;
+  std::size_t socket_room_count(const SocketId& id) const override;
+  bool socket_in_room(const SocketId& id, const RoomName& room) const override;
+  std::size_t local_room_count() const override { return rooms_.size(); }
 
   void broadcast(const OutPacket& packet, const BroadcastOptions& opts) override;
   void broadcast_with_ack(const OutPacket& packet, const BroadcastOptions& opts,

@@ -11,6 +11,7 @@
 #include <asio/io_context.hpp>
 
 #include <courier/listener.hpp>
+#include <courier/metrics.hpp>
 #include <courier/namespace.hpp>
 #include <courier/server_options.hpp>
 
@@ -68,9 +69,25 @@ class Server {
   /// Runs the owned io_context on a background thread; close() or the destructor stops it.
   void start();
 
-  /// Stops accepting, disconnects every socket ("server shutting down"), closes the Engine.IO
-  /// sessions (queued packets are written first), then calls `done` on the server's thread.
+  /// Graceful shutdown, in this order: stops accepting sessions (handshakes get 503), disconnects
+  /// every socket ("server shutting down" on the server side; clients see their connection close,
+  /// "transport close", and reconnect, possibly to another server), closes the Engine.IO sessions
+  /// after their queued packets, waits up to ServerOptions::drain_timeout for them to be written
+  /// (polling clients collect theirs with their next poll) and the close handshakes to finish,
+  /// closes the adapters (Redis unsubscribes), closes the server's own listener, then calls
+  /// `done` on the server's thread. A second call only calls its `done`.
   void close(std::function<void()> done = {});
+
+  /// A snapshot of the server's counters and gauges, taken on the server's thread and passed to
+  /// `done` there (consistent: nothing changes while it is taken). Safe from any thread.
+  void metrics(std::function<void(Metrics)> done) const;
+
+  /// Serves metrics() in the Prometheus text format at `path` on `listener` (which must run on
+  /// the server's io_context). Mount it on a listener bound to a private address, or put it
+  /// behind the host's access control: it tells anyone who asks how loaded the server is.
+  void serve_metrics(Listener& listener, std::string path = "/metrics");
+  /// Same on the server's own listener (the one listen() binds; call before or after it).
+  void serve_metrics(std::string path = "/metrics");
 
   /// The io_context the server runs on.
   asio::io_context& context() noexcept;
@@ -78,7 +95,7 @@ class Server {
  private:
   std::unique_ptr<asio::io_context> owned_io_;
   std::shared_ptr<detail::ServerImpl> impl_;
-  std::unique_ptr<Listener> listener_;
+  std::shared_ptr<Listener> listener_;  // shared: a pending close() holds it weakly
   struct Runner;
   std::unique_ptr<Runner> runner_;
 };

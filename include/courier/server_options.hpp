@@ -3,6 +3,7 @@
 /// Settings of a Socket.IO server. Defaults match Node's socket.io 4.8 unless a comment says why not.
 
 #include <chrono>
+#include <cstddef>
 
 #include <courier/adapter.hpp>
 #include <courier/engine_options.hpp>
@@ -25,11 +26,24 @@ struct ServerOptions {
   std::chrono::milliseconds connect_timeout{45000};
   /// Most namespaces one connection may join; bounds what one client can allocate (socket.io has none).
   std::size_t max_namespaces_per_connection = 64;
+  /// Most rooms one socket may be in (its own room included); a join beyond it is refused with
+  /// errc::too_many_rooms and logged. 10,000 bounds what one client can make the server allocate
+  /// while being far above any sane application (socket.io has no limit).
+  std::size_t max_rooms_per_socket = 10000;
+  /// Events one socket may send per second, sustained (token bucket); 0 = off, as in socket.io.
+  /// When exceeded, the socket gets an "error" event ({"message":"rate limit exceeded"}) and is
+  /// disconnected ("server namespace disconnect"; the client sees "io server disconnect"). The rest
+  /// of the flood still in flight is dropped; the connection and its other namespaces go on.
+  double max_events_per_second = 0;
+  /// Events a socket may send in a burst before max_events_per_second applies; 0 means twice the
+  /// rate (one second of headroom), so short bursts are tolerated.
+  std::size_t event_burst = 0;
   /// Most binary attachments one packet may carry; socket.io-parser's default of 10 (each is
   /// buffered until the packet is complete).
   std::size_t max_attachments = 10;
-  /// How long close() waits for connections to finish their close handshakes before calling its
-  /// callback; 5 s covers a slow client without holding a shutdown for long.
+  /// How long close() waits for queued packets to be written and connections to finish their close
+  /// handshakes before releasing the adapters and calling its callback; 5 s covers a slow client
+  /// without holding a shutdown for long.
   std::chrono::milliseconds drain_timeout{5000};
   /// Makes each namespace's adapter; empty: InMemoryAdapter.
   AdapterFactory adapter;

@@ -93,8 +93,11 @@ class Socket {
   void emit_with_ack(std::string_view event, Args args, AckCallback callback,
                      std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) const;
 
-  /// Joins a room.
+  /// Joins a room. Beyond ServerOptions::max_rooms_per_socket the join is refused (and logged).
   void join(std::string room) const;
+  /// Joins a room, then calls `done` on the server's thread with the outcome: empty, or
+  /// errc::too_many_rooms (max_rooms_per_socket reached), or errc::closed (socket disconnected).
+  void join(std::string room, std::function<void(std::error_code)> done) const;
   /// Leaves a room.
   void leave(std::string room) const;
   /// Rooms the socket is in (including its own). From another thread it waits for the server's

@@ -56,6 +56,16 @@ std::vector<RoomName> InMemoryAdapter::socket_rooms(const SocketId& id) const {
   return {s->second.rooms.begin(), s->second.rooms.end()};
 }
 
+std::size_t InMemoryAdapter::socket_room_count(const SocketId& id) const {
+  auto s = sids_.find(id);
+  return s == sids_.end() ? 0 : s->second.rooms.size();
+}
+
+bool InMemoryAdapter::socket_in_room(const SocketId& id, const RoomName& room) const {
+  auto s = sids_.find(id);
+  return s != sids_.end() && s->second.rooms.count(room) != 0;
+}
+
 template <class F>
 void InMemoryAdapter::for_each_match(const BroadcastOptions& opts, F&& f) const {
   auto excluded = [&](const SocketNode* node) {

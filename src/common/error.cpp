@@ -26,6 +26,13 @@ class Category final : public std::error_category {
       case errc::lock_busy: return "Lock held by another owner";
       case errc::lock_not_held: return "Lock not held by this token";
       case errc::cluster_error: return "Cluster transport refused the command";
+      case errc::too_many_requests: return "Too many requests";
+      case errc::too_many_rooms: return "Too many rooms";
+      case errc::rate_limited: return "Rate limit exceeded";
+      case errc::tls_certificate: return "TLS certificate chain file could not be loaded";
+      case errc::tls_private_key: return "TLS private key file could not be loaded (missing, not PEM or wrong password)";
+      case errc::tls_key_mismatch: return "TLS private key does not match the certificate";
+      case errc::tls_configuration: return "TLS options refused (cipher list or protocol version)";
     }
     return "Unknown courier error";
   }

@@ -82,6 +82,21 @@ void EngineServer::on_connection(std::function<void(EngineSocket)> handler) {
 
 std::size_t EngineServer::session_count() const noexcept { return core_->session_count(); }
 
+void EngineServer::metrics(std::function<void(EngineMetrics)> done) const {
+  if (!done) return;
+  auto work = [core = core_, done = std::move(done)] {
+    EngineMetrics m;
+    core->metrics(m);
+    done(m);
+  };
+  auto& io = core_->io();
+  if (io.get_executor().running_in_this_thread()) {
+    work();
+  } else {
+    asio::post(io, std::move(work));
+  }
+}
+
 const EngineOptions& EngineServer::options() const noexcept { return core_->options(); }
 
 void EngineServer::close(std::function<void()> done, std::chrono::milliseconds drain_timeout) {

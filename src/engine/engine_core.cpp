@@ -31,6 +31,7 @@ const char* engine_message(errc e) noexcept {
     case errc::forbidden: return "Forbidden";
     case errc::unsupported_protocol_version: return "Unsupported protocol version";
     case errc::too_many_sessions: return "Too many sessions";
+    case errc::too_many_requests: return "Too many requests";
     case errc::closed: return "Server closed";
     default: return "Bad request";
   }
@@ -39,6 +40,7 @@ const char* engine_message(errc e) noexcept {
 int http_status(errc e) noexcept {
   switch (e) {
     case errc::forbidden: return 403;
+    case errc::too_many_requests: return 429;
     case errc::too_many_sessions:
     case errc::closed: return 503;
     default: return 400;
@@ -63,7 +65,10 @@ std::string_view HttpRequest::header(std::string_view name) const noexcept {
   return {};
 }
 
-EngineCore::EngineCore(asio::io_context& io, EngineOptions options) : io_(io), options_(std::move(options)) {
+EngineCore::EngineCore(asio::io_context& io, EngineOptions options)
+    : io_(io),
+      options_(std::move(options)),
+      handshake_limiter_(options_.handshakes_per_second, options_.handshake_burst, options_.max_tracked_addresses) {
   // Node's path option is normalised to end with exactly one '/'.
   while (!options_.path.empty() && options_.path.back() == '/') options_.path.pop_back();
   options_.path += '/';
@@ -176,10 +181,31 @@ std::error_code EngineCore::verify(const HttpRequest& request, std::string& tran
     return errc::closed;
   }
   if (options_.max_sessions != 0 && sessions_.size() >= options_.max_sessions) {
-    detail = std::to_string(sessions_.size()) + " sessions open";
+    detail = std::to_string(sessions_.size()) + " sessions open, max_sessions " + std::to_string(options_.max_sessions);
+    EngineCounters::add(counters_->refused_max_sessions);
     return errc::too_many_sessions;
   }
   return {};
+}
+
+bool EngineCore::admit_handshake(const HttpRequest& request) {
+  if (handshake_limiter_.take(request.remote_address)) return true;
+  EngineCounters::add(counters_->refused_rate);
+  log_refusal(request, errc::too_many_requests, "over handshakes_per_second for this address");
+  return false;
+}
+
+void EngineCore::metrics(EngineMetrics& out) const {
+  counters_->fill(out);
+  out.sessions_polling = 0;
+  out.sessions_websocket = 0;
+  for (const auto& [id, s] : sessions_) {
+    if (!s->is_open()) continue;  // lingering after a forced close
+    if (s->transport() == TransportKind::websocket)
+      ++out.sessions_websocket;
+    else
+      ++out.sessions_polling;
+  }
 }
 
 std::shared_ptr<EngineSession> EngineCore::create_session(const HttpRequest& request, TransportKind transport) {
@@ -187,6 +213,7 @@ std::shared_ptr<EngineSession> EngineCore::create_session(const HttpRequest& req
   while (sessions_.count(id) != 0) id = generate_id();
   auto session = std::make_shared<EngineSession>(shared_from_this(), id, make_request_info(request), transport);
   sessions_.emplace(std::move(id), session);
+  EngineCounters::add(counters_->sessions_opened);
   session_count_.store(sessions_.size(), std::memory_order_relaxed);
   return session;
 }
@@ -219,6 +246,10 @@ void EngineCore::handle_http(std::shared_ptr<HttpExchange> exchange) {
     return;
   }
   if (sid.empty()) {
+    if (!admit_handshake(request)) {
+      exchange->respond(error_response(request, errc::too_many_requests));
+      return;
+    }
     auto session = create_session(request, TransportKind::polling);
     session->start(nullptr);
     if (on_connection_) on_connection_(EngineSocket(session));
@@ -247,6 +278,12 @@ bool EngineCore::accept_upgrade(const HttpRequest& request, HttpResponse& reject
     reject.body = engine_message(e);
     return false;
   }
+  if (sid.empty() && !admit_handshake(request)) {
+    reject.status = http_status(errc::too_many_requests);
+    reject.headers.emplace_back("Content-Type", "text/html");
+    reject.body = engine_message(errc::too_many_requests);
+    return false;
+  }
   return true;
 }
 
@@ -254,6 +291,7 @@ std::shared_ptr<WsHandler> EngineCore::open_websocket(const HttpRequest& request
   const std::string sid = query_param(request.query_string, "sid");
   if (sid.empty()) {
     if (closed_ || (options_.max_sessions != 0 && sessions_.size() >= options_.max_sessions)) {
+      if (!closed_) EngineCounters::add(counters_->refused_max_sessions);
       link->close(1013, "server busy");  // limits changed between accept and open
       return nullptr;
     }
@@ -282,8 +320,9 @@ void EngineCore::close_all() {
   all.reserve(sessions_.size());
   for (auto& [id, s] : sessions_) all.push_back(s);
   for (auto& s : all) s->collect_links(draining_);
-  for (auto& s : all) s->close(CloseReason::forced_close, "server closed", /*allow_linger=*/false);
-  sessions_.clear();
+  // Polling sessions linger (see EngineSession::close) so their next poll collects what was queued
+  // and then the close packet; when_drained waits for them too.
+  for (auto& s : all) s->close(CloseReason::forced_close, "server closed");
   session_count_.store(0, std::memory_order_relaxed);
 }
 
@@ -300,10 +339,13 @@ void EngineCore::when_drained(std::chrono::milliseconds timeout, std::function<v
   // Polled: close handshakes take a round trip; a 10 ms tick costs nothing at shutdown.
   std::shared_ptr<std::function<void()>> check = std::make_shared<std::function<void()>>();
   *check = [drain, check] {
-    auto& links = drain->core->draining_;
+    auto& core = *drain->core;
+    auto& links = core.draining_;
     links.erase(std::remove_if(links.begin(), links.end(), [](const auto& l) { return l->finished(); }), links.end());
-    if (links.empty() || std::chrono::steady_clock::now() >= drain->deadline) {
+    if ((links.empty() && core.sessions_.empty()) || std::chrono::steady_clock::now() >= drain->deadline) {
       links.clear();
+      core.sessions_.clear();  // lingering polling sessions whose client never came back
+      core.session_count_.store(0, std::memory_order_relaxed);
       auto f = std::move(drain->done);
       *check = nullptr;  // break the self-reference
       if (f) f();

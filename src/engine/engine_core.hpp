@@ -14,7 +14,9 @@
 #include <courier/engine_socket.hpp>
 #include <courier/error.hpp>
 
+#include "engine/counters.hpp"
 #include "engine/http.hpp"
+#include "engine/rate_limiter.hpp"
 
 namespace courier::detail {
 
@@ -39,6 +41,12 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   /// after `timeout`, whichever comes first.
   void when_drained(std::chrono::milliseconds timeout, std::function<void()> done);
 
+  /// Counters and gauges; server thread (the gauges walk the session table).
+  void metrics(EngineMetrics& out) const;
+  const std::shared_ptr<EngineCounters>& counters() const noexcept { return counters_; }
+  /// Addresses the handshake limiter tracks (bounded by max_tracked_addresses).
+  std::size_t tracked_addresses() const noexcept { return handshake_limiter_.size(); }
+
   // Used by sessions.
   asio::io_context& io() noexcept { return io_; }
   const EngineOptions& options() const noexcept { return options_; }
@@ -51,6 +59,9 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
  private:
   /// Checks a request against Node's engine.io rules; returns the error to answer with, if any.
   std::error_code verify(const HttpRequest& request, std::string& transport, std::string& sid, std::string& detail) const;
+  /// Applies the per-address handshake rate to a new session's request; false (logged, counted)
+  /// when over it.
+  bool admit_handshake(const HttpRequest& request);
   std::shared_ptr<EngineSession> create_session(const HttpRequest& request, TransportKind transport);
   std::string generate_id();
 
@@ -60,6 +71,8 @@ class EngineCore final : public HttpService, public std::enable_shared_from_this
   std::unordered_map<std::string, std::shared_ptr<EngineSession>> sessions_;
   std::atomic<std::size_t> session_count_{0};  // mirrors sessions_.size() for other threads
   bool closed_ = false;
+  std::shared_ptr<EngineCounters> counters_ = std::make_shared<EngineCounters>();
+  KeyedRateLimiter handshake_limiter_;
   std::vector<std::shared_ptr<WsLink>> draining_;  // links closed by close_all()
 };
 

@@ -90,6 +90,7 @@ EngineSession::EngineSession(std::shared_ptr<EngineCore> core, std::string id, R
       request_(std::move(request)),
       transport_(transport),
       max_buffered_bytes_(core->options().max_buffered_bytes),
+      counters_(core->counters()),
       heartbeat_(core->io()),
       upgrade_timer_(core->io()),
       noop_timer_(core->io()) {}
@@ -163,6 +164,8 @@ void EngineSession::send(QueuedPacket packet) {
 
 void EngineSession::send_now(QueuedPacket packet) {
   if (!is_open()) return;
+  EngineCounters::add(counters_->packets_out);
+  EngineCounters::add(counters_->bytes_out, packet.data().size());
   if (ws_) {
     PreparedFrame frame;
     if (packet.shared) {
@@ -174,14 +177,18 @@ void EngineSession::send_now(QueuedPacket packet) {
       ws_->send(packet.type, packet.data(), packet.binary);
     }
     if (ws_ && ws_->buffered_amount() > max_buffered_bytes_) {
-      close(CloseReason::transport_error, "send queue over max_buffered_bytes (client not reading)");
+      EngineCounters::add(counters_->send_queue_overflows);
+      close(CloseReason::transport_error, "send queue of " + std::to_string(ws_->buffered_amount()) +
+                                              " bytes over max_buffered_bytes (client not reading)");
     }
     return;
   }
   buffered_bytes_ += packet.data().size() + 1;
   write_buffer_.push_back(std::move(packet));
   if (buffered_bytes_ > max_buffered_bytes_) {
-    close(CloseReason::transport_error, "send queue over max_buffered_bytes (client not polling)");
+    EngineCounters::add(counters_->send_queue_overflows);
+    close(CloseReason::transport_error, "polling buffer of " + std::to_string(buffered_bytes_) +
+                                            " bytes over max_buffered_bytes (client not polling)");
     return;
   }
   if (poll_) flush_poll();
@@ -250,6 +257,8 @@ void EngineSession::on_heartbeat_timer() {
 // Receiving
 
 void EngineSession::handle_packet(Packet& packet) {
+  EngineCounters::add(counters_->packets_in);
+  EngineCounters::add(counters_->bytes_in, packet.data.size());
   switch (packet.type) {
     case PacketType::message:
       if (on_message_) {
@@ -483,6 +492,7 @@ void EngineSession::close(CloseReason reason, std::string_view description, bool
   if (!is_open()) return;
   auto self = shared_from_this();
   open_.store(false, std::memory_order_relaxed);
+  counters_->closed(reason);
   awaiting_pong_ = false;
   heartbeat_.cancel();
   upgrade_timer_.cancel();

@@ -16,6 +16,7 @@
 #include <courier/log.hpp>
 #include <courier/request_info.hpp>
 
+#include "engine/counters.hpp"
 #include "engine/http.hpp"
 #include "engine/packet.hpp"
 
@@ -95,6 +96,7 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   std::atomic<TransportKind> transport_;
   std::atomic<bool> open_{true};
   std::size_t max_buffered_bytes_;
+  std::shared_ptr<EngineCounters> counters_;  // shared with the core, which may go first
 
   std::function<void(const EngineMessage&)> on_message_;
   std::function<void(CloseReason, std::string_view)> on_close_;

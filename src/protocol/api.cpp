@@ -83,6 +83,13 @@ void Socket::join(std::string room) const {
   detail::run_on(impl_->io(), [impl = impl_, r = std::move(room)]() mutable { impl->join(std::move(r)); });
 }
 
+void Socket::join(std::string room, std::function<void(std::error_code)> done) const {
+  detail::run_on(impl_->io(), [impl = impl_, r = std::move(room), done = std::move(done)]() mutable {
+    const std::error_code ec = impl->join(std::move(r));
+    if (done) done(ec);
+  });
+}
+
 void Socket::leave(std::string room) const {
   detail::run_on(impl_->io(), [impl = impl_, r = std::move(room)] { impl->leave(r); });
 }
@@ -286,7 +293,7 @@ void Server::attach(Listener& listener) { listener.mount(impl_->engine()); }
 
 std::error_code Server::listen(const ListenOptions& options) {
   if (!listener_) {
-    listener_ = std::make_unique<Listener>(context(), impl_->options().logger);
+    listener_ = std::make_shared<Listener>(context(), impl_->options().logger);
     attach(*listener_);
   }
   return listener_->listen(options);
@@ -306,11 +313,40 @@ void Server::start() {
   runner_->thread = std::thread([io = owned_io_.get()] { io->run(); });
 }
 
+void Server::metrics(std::function<void(Metrics)> done) const {
+  if (!done) return;
+  detail::run_on(impl_->io(), [impl = impl_, done = std::move(done)] { done(impl->metrics()); });
+}
+
+void Server::serve_metrics(Listener& listener, std::string path) {
+  std::weak_ptr<detail::ServerImpl> weak = impl_;
+  listener.serve_text(std::move(path), "text/plain; version=0.0.4; charset=utf-8",
+                      [weak](std::function<void(std::string)> respond) {
+                        auto impl = weak.lock();
+                        // The listener runs on the server's thread: a consistent snapshot, now.
+                        respond(impl ? to_prometheus(impl->metrics()) : std::string());
+                      });
+}
+
+void Server::serve_metrics(std::string path) {
+  if (!listener_) {
+    listener_ = std::make_shared<Listener>(context(), impl_->options().logger);
+    attach(*listener_);
+  }
+  serve_metrics(*listener_, std::move(path));
+}
+
 void Server::close(std::function<void()> done) {
   auto& io = context();
-  auto work = [impl = impl_, listener = listener_.get(), runner = runner_.get(), done = std::move(done)]() mutable {
-    if (listener) listener->close();
-    impl->close(std::move(done));
+  std::weak_ptr<Listener> weak_listener = listener_;  // the Server may be gone when the drain ends
+  auto work = [impl = impl_, weak_listener, runner = runner_.get(), done = std::move(done)]() mutable {
+    // New sessions are refused at once (503); the port itself stays open until the drain is over,
+    // because a polling client fetches what was queued for it (and its close packet) with new
+    // HTTP requests.
+    impl->close([weak_listener, done = std::move(done)] {
+      if (auto listener = weak_listener.lock()) listener->close();
+      if (done) done();
+    });
     if (runner) runner->guard.reset();  // run() returns once the last connections finished closing
   };
   if (io.get_executor().running_in_this_thread() || io.stopped() || (owned_io_ && !runner_)) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/random_id.hpp"
+#include "engine/engine_core.hpp"
 #include "engine/session.hpp"
 
 namespace courier::detail {
@@ -61,7 +62,11 @@ void Client::start() {
 
 void Client::write(const EncodedPacket& packet, bool volatile_) {
   if (closed_) return;
-  if (volatile_ && !conn_.session()->writable()) return;  // dropped, as volatile allows
+  if (volatile_ && !conn_.session()->writable()) {
+    // Dropped, as volatile allows: the connection has data queued (or no poll is waiting).
+    if (auto s = server_.lock()) ++s->counters().volatile_dropped;
+    return;
+  }
   conn_.send_shared(packet.text, false);
   for (const auto& a : packet.attachments) conn_.send_shared(a, true);
 }
@@ -95,6 +100,7 @@ void Client::on_message(const EngineMessage& m) {
 
 void Client::on_packet(SioPacket& packet) {
   if (packet.type == SioType::connect) {
+    muted_.erase(packet.nsp);
     if (sockets_.count(packet.nsp) != 0) {
       invalid_state("second CONNECT to " + packet.nsp);
       return;
@@ -104,6 +110,7 @@ void Client::on_packet(SioPacket& packet) {
   }
   auto it = sockets_.find(packet.nsp);
   if (it == sockets_.end()) {
+    if (muted_.count(packet.nsp) != 0) return;  // a flood still arriving after its disconnect
     invalid_state("packet for namespace " + packet.nsp + " it has not joined");
     return;
   }
@@ -129,6 +136,12 @@ void Client::connect(const std::string& nsp, Value auth) {
   error.nsp = nsp;
   error.has_data = true;
   if (sockets_.size() + connecting_ >= server->options().max_namespaces_per_connection) {
+    ++server->counters().namespaces_refused;
+    server->log(LogLevel::warn, [&] {
+      return "socket.io connection " + conn_.id() + " (" + conn_.request().remote_address + "): CONNECT to " +
+             nsp.substr(0, 100) + " refused: max_namespaces_per_connection (" +
+             std::to_string(server->options().max_namespaces_per_connection) + ") reached";
+    });
     error.data = error_payload("Too many namespaces", nullptr);
     write(error);
     return;
@@ -166,7 +179,16 @@ void Client::on_engine_close(CloseReason reason) {
 // SocketImpl
 
 SocketImpl::SocketImpl(std::shared_ptr<NamespaceImpl> nsp, std::shared_ptr<Client> client, std::string id, Value auth)
-    : nsp_(std::move(nsp)), client_(std::move(client)), io_(nsp_->io()), id_(std::move(id)), auth_(std::move(auth)) {}
+    : nsp_(std::move(nsp)), client_(std::move(client)), io_(nsp_->io()), id_(std::move(id)), auth_(std::move(auth)) {
+  if (auto server = nsp_->server()) {
+    const ServerOptions& o = server->options();
+    if (o.max_events_per_second > 0) {
+      const double burst = o.event_burst != 0 ? static_cast<double>(o.event_burst)
+                                              : std::max(1.0, 2.0 * o.max_events_per_second);
+      events_ = TokenBucket(o.max_events_per_second, burst, TokenBucket::Clock::now());
+    }
+  }
+}
 
 const std::string& SocketImpl::nsp_name() const noexcept { return nsp_->name(); }
 
@@ -230,9 +252,21 @@ void SocketImpl::emit_with_ack(std::string_view event, Args args, AckCallback cb
   client_->write(p);
 }
 
-void SocketImpl::join(std::string room) {
-  if (!connected_) return;
-  nsp_->adapter().add_all(id_, {std::move(room)});
+std::error_code SocketImpl::join(std::string room) {
+  if (!connected_) return errc::closed;
+  Adapter& adapter = nsp_->adapter();
+  auto server = nsp_->server();
+  const std::size_t max = server ? server->options().max_rooms_per_socket : 0;
+  if (max != 0 && adapter.socket_room_count(id_) >= max && !adapter.socket_in_room(id_, room)) {
+    ++server->counters().rooms_refused;
+    server->log(LogLevel::warn, [&] {
+      return "socket.io socket " + id_ + " in " + nsp_->name() + " (" + request().remote_address + "): join " +
+             room.substr(0, 100) + " refused: max_rooms_per_socket (" + std::to_string(max) + ") reached";
+    });
+    return errc::too_many_rooms;
+  }
+  adapter.add_all(id_, {std::move(room)});
+  return {};
 }
 
 void SocketImpl::leave(const std::string& room) {
@@ -286,7 +320,32 @@ Ack SocketImpl::make_ack(std::uint64_t id) {
   });
 }
 
+void SocketImpl::rate_limited() {
+  auto server = nsp_->server();
+  if (server) {
+    ++server->counters().rate_limited;
+    server->log(LogLevel::warn, [&] {
+      return "socket.io socket " + id_ + " in " + nsp_->name() + " (" + request().remote_address +
+             "): over max_events_per_second (" + std::to_string(server->options().max_events_per_second) +
+             "); disconnecting";
+    });
+  }
+  SioPacket p;
+  p.type = SioType::event;
+  p.nsp = nsp_->name();
+  p.data = Value(Array{Value("error"), Value::object({{"message", "rate limit exceeded"}})});
+  p.has_data = true;
+  client_->write(p);
+  client_->mute(nsp_->name());
+  disconnect(false);
+}
+
 void SocketImpl::on_event(SioPacket& packet) {
+  if (auto server = nsp_->server()) ++server->counters().events_in;
+  if (!events_.take(TokenBucket::Clock::now())) {
+    rate_limited();
+    return;
+  }
   // The arguments take over the decoded array (its first element, the event name, taken out):
   // no second array is allocated.
   Args args(std::move(packet.data.make_array()));
@@ -317,6 +376,7 @@ void SocketImpl::on_close(DisconnectReason reason) {
   if (!connected_) return;
   connected_ = false;
   auto self = shared_from_this();
+  if (auto server = nsp_->server()) ++server->counters().disconnects[static_cast<std::size_t>(reason)];
   nsp_->adapter().del_all(id_);
   nsp_->remove(id_);
   client_->remove(nsp_->name());
@@ -437,6 +497,9 @@ void NamespaceImpl::shutdown() {
   server_side_handlers_.clear();
   matcher_ = nullptr;
   children_.clear();
+}
+
+void NamespaceImpl::release_adapter() {
   if (adapter_) adapter_->close();
 }
 
@@ -735,10 +798,42 @@ void ServerImpl::close(std::function<void()> done) {
     for (auto& [n, ns] : namespaces_) all.push_back(ns);
     for (auto& ns : parents_) all.push_back(ns);
   }
+  log(LogLevel::info, [&] {
+    return "socket.io server shutting down: " + std::to_string(clients_.size()) + " connections, drain_timeout " +
+           std::to_string(options_.drain_timeout.count()) + " ms";
+  });
+  // 1. Every socket leaves with "server shutting down" (no packet: as in socket.io, the client
+  //    sees its connection close, "transport close", and reconnects, possibly to another server).
   for (auto& ns : all) ns->close_all(DisconnectReason::server_shutting_down);
   for (auto& ns : all) ns->shutdown();
-  // Queued packets and close frames go out; `done` runs once the connections are finished.
-  engine_.close(std::move(done), options_.drain_timeout);
+  // 2. Engine.IO sessions close after their queued packets (WebSocket close frames follow the data;
+  //    polling clients collect the rest on their next poll); the drain waits up to drain_timeout.
+  // 3. Then the adapters let go of the cluster (Redis unsubscribes), and `done` runs.
+  std::weak_ptr<ServerImpl> weak = shared_from_this();
+  engine_.close(
+      [weak, all = std::move(all), done = std::move(done)] {
+        for (auto& ns : all) ns->release_adapter();
+        if (auto self = weak.lock()) self->log(LogLevel::info, [] { return std::string("socket.io server closed"); });
+        if (done) done();
+      },
+      options_.drain_timeout);
+}
+
+Metrics ServerImpl::metrics() {
+  Metrics m = counters_;
+  engine_.core()->metrics(m.engine);
+  std::vector<std::shared_ptr<NamespaceImpl>> all;
+  {
+    std::lock_guard<std::mutex> lock(namespaces_mutex_);
+    for (auto& [n, ns] : namespaces_) all.push_back(ns);
+  }
+  m.namespaces = all.size();
+  for (auto& ns : all) {
+    m.sockets += ns->socket_count();
+    m.rooms += ns->adapter().local_room_count();
+    ns->adapter().collect_metrics(m.adapter);
+  }
+  return m;
 }
 
 }  // namespace courier::detail

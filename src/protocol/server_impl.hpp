@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,11 +22,13 @@
 
 #include <courier/engine_server.hpp>
 #include <courier/in_memory_adapter.hpp>
+#include <courier/metrics.hpp>
 #include <courier/namespace.hpp>
 #include <courier/server_options.hpp>
 #include <courier/socket.hpp>
 #include <courier/timer.hpp>
 
+#include "engine/rate_limiter.hpp"
 #include "protocol/packet.hpp"
 
 namespace courier::detail {
@@ -61,6 +64,9 @@ class Client : public std::enable_shared_from_this<Client> {
   void remove(const std::string& nsp);
   /// Disconnects every socket of this connection ("server namespace disconnect").
   void disconnect_all();
+  /// Drops (instead of treating as a protocol violation) the packets still in flight for `nsp`
+  /// after the server disconnected its socket for flooding, until the client CONNECTs again.
+  void mute(const std::string& nsp) { muted_.insert(nsp); }
 
  private:
   void on_message(const EngineMessage& m);
@@ -76,6 +82,7 @@ class Client : public std::enable_shared_from_this<Client> {
   Decoder decoder_;
   std::map<std::string, std::shared_ptr<SocketImpl>> sockets_;  // by namespace
   std::size_t connecting_ = 0;                                  // namespaces in middleware
+  std::set<std::string> muted_;  // rate-limited namespaces (at most max_namespaces_per_connection)
   asio::steady_timer connect_timer_;
   bool closed_ = false;
 };
@@ -102,7 +109,8 @@ class SocketImpl final : public LocalSocket, public std::enable_shared_from_this
   void on_disconnect(std::function<void(DisconnectReason)> h) { on_disconnect_ = std::move(h); }
   void emit(std::string_view event, Args args);
   void emit_with_ack(std::string_view event, Args args, AckCallback cb, std::chrono::milliseconds timeout);
-  void join(std::string room);
+  /// Joins `room`; errc::too_many_rooms (logged) beyond ServerOptions::max_rooms_per_socket.
+  std::error_code join(std::string room);
   void leave(const std::string& room);
   std::vector<std::string> rooms() const;
   void disconnect(bool close);
@@ -128,6 +136,8 @@ class SocketImpl final : public LocalSocket, public std::enable_shared_from_this
   void on_event(SioPacket& packet);
   void on_ack(SioPacket& packet);
   Ack make_ack(std::uint64_t id);
+  /// Over max_events_per_second: tells the client ("error" event), logs, disconnects.
+  void rate_limited();
 
   struct AckEntry {
     std::function<void(std::error_code, Args)> cb;  // error: timed out or disconnected
@@ -147,6 +157,7 @@ class SocketImpl final : public LocalSocket, public std::enable_shared_from_this
   std::unordered_map<std::uint64_t, AckEntry> acks_;
   std::any data_;
   Value shared_data_;
+  TokenBucket events_;  // max_events_per_second
 };
 
 class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_this<NamespaceImpl> {
@@ -187,6 +198,8 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   /// Drops every handler and middleware: breaks cycles through handlers that captured a handle
   /// of this namespace, so a closed server frees everything.
   void shutdown();
+  /// Lets the adapter release its cluster resources (Redis subscriptions); at the end of a shutdown.
+  void release_adapter();
 
   // Broadcasts (server thread).
   void broadcast(const BroadcastOptions& opts, std::string_view event, Args args);
@@ -245,6 +258,15 @@ class ServerImpl : public std::enable_shared_from_this<ServerImpl> {
   void remove_client(Client* c);
   void close(std::function<void()> done);
   bool closing() const noexcept { return closing_; }
+  /// Counters of the Socket.IO layer (server thread only; gauges are filled by metrics()).
+  Metrics& counters() noexcept { return counters_; }
+  /// A snapshot of everything (server thread only).
+  Metrics metrics();
+  /// Logs at `level` if enabled (the message is built only then).
+  template <class F>
+  void log(LogLevel level, F&& make_message) const {
+    if (options_.logger.enabled(level)) options_.logger.log(level, make_message());
+  }
 
  private:
   asio::io_context& io_;
@@ -256,6 +278,7 @@ class ServerImpl : public std::enable_shared_from_this<ServerImpl> {
   std::vector<std::shared_ptr<NamespaceImpl>> parents_;
   std::unordered_map<Client*, std::shared_ptr<Client>> clients_;
   bool closing_ = false;
+  Metrics counters_;
 };
 
 }  // namespace courier::detail

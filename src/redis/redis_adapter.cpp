@@ -122,6 +122,16 @@ class RedisAdapter final : public InMemoryAdapter {
   }
   ~RedisAdapter() override { close(); }
 
+  void collect_metrics(AdapterMetrics& out) const override {
+    // The connections are shared by every namespace: report the totals (assign, not add).
+    const RedisAdapterStats& st = shared_->stats();
+    out.published = st.published;
+    out.lost_publishes = st.lost_publishes;
+    out.received = st.received;
+    out.malformed = st.malformed;
+    out.reconnects = shared_->pub().reconnects() + shared_->sub().reconnects();
+  }
+
   void init() override {
     shared_->add(this);
     shared_->sub().subscribe("PSUBSCRIBE", {channel_ + "*"});

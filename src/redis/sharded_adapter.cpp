@@ -84,6 +84,16 @@ class ShardedAdapter final : public InMemoryAdapter, public ShardedAdapterBase {
   }
   ~ShardedAdapter() override { close(); }
 
+  void collect_metrics(AdapterMetrics& out) const override {
+    // The cluster client is shared by every namespace: report the totals (assign, not add).
+    const RedisAdapterStats& st = shared_->stats();
+    out.published = st.published;
+    out.lost_publishes = st.lost_publishes;
+    out.received = st.received;
+    out.malformed = st.malformed;
+    out.reconnects = shared_->client().reconnects();
+  }
+
   void init() override {
     shared_->add(this);
     shared_->client().ssubscribe(channel_);

@@ -24,9 +24,15 @@
 //   timeouts, lingering close after an error response so the client reads it instead of a reset.
 // * No per-connection timer for an open WebSocket: the engine's heartbeat already ends silent
 //   sessions; a timer is allocated only while HTTP requests or a close handshake are pending.
+// * TLS (ListenOptions::tls) is a byte transformer beside this I/O (transport/tls.hpp): reads
+//   decrypt from a second shared scratch buffer into the usual one, flushes encrypt the queued
+//   frames into the session's ciphertext buffer and write that. The hooks are marked "TLS hook"
+//   and the TLS paths live in their own section at the end; a plain connection only tests a null
+//   pointer and costs no memory.
 #include <courier/engine_server.hpp>
 #include <courier/listener.hpp>
 
+#include <algorithm>
 #include <array>
 #include <algorithm>
 #include <chrono>
@@ -40,9 +46,11 @@
 #include "engine/base64.hpp"
 #include "engine/engine_core.hpp"
 #include "engine/http.hpp"
+#include "engine/text_service.hpp"
 #include "transport/http_parser.hpp"
 #include "transport/sha1.hpp"
 #include "transport/static_files.hpp"
+#include "transport/tls.hpp"
 #include "transport/ws_frame.hpp"
 
 namespace courier::detail {
@@ -53,6 +61,8 @@ constexpr int kReadsPerTurn = 4;                 // then yield to other connecti
 constexpr std::size_t kMaxIovecs = 64;           // per writev
 constexpr std::size_t kMaxWriteBytes = 1 << 20;  // per writev
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
+constexpr std::size_t kTlsRecord = 16 * 1024;        // TLS's largest record plaintext
+constexpr std::size_t kTlsWriteBatch = 256 * 1024;   // ciphertext encrypted ahead of the socket
 }  // namespace
 
 class Connection;
@@ -84,6 +94,11 @@ class TransportContext : public std::enable_shared_from_this<TransportContext> {
   ListenOptions options;
   std::unique_ptr<char[]> scratch;
   std::vector<asio::const_buffer> iovecs;
+  // TLS hook: the listener's TLS context and a second scratch buffer (ciphertext read from the
+  // socket; plaintext staging when small frames are coalesced into one record). Both null
+  // without TLS.
+  std::shared_ptr<TlsContext> tls;
+  std::unique_ptr<char[]> tls_scratch;
 
  private:
   std::vector<Connection*> dirty_, flushing_;
@@ -100,6 +115,7 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
   std::error_code listen(const ListenOptions& options) {
     ctx_->options = options;
     std::error_code ec;
+    if ((ec = setup_tls(options.tls))) return ec;  // TLS hook
     auto address = asio::ip::make_address(options.host, ec);
     if (ec) return ec;
     const asio::ip::tcp::endpoint ep(address, options.port);
@@ -121,6 +137,24 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
 
   std::uint16_t port() const noexcept { return port_; }
   asio::io_context& io() noexcept { return io_; }
+
+  /// Loads the certificate and key before anything is bound (a bad file binds no port); no-op
+  /// without TLS options.
+  std::error_code setup_tls(const TlsOptions& tls) {
+    std::error_code ec;
+    ctx_->tls.reset();
+    if (!tls.enabled() && tls.private_key_file.empty()) return ec;  // (a lone key is an error)
+    std::string detail;
+    ctx_->tls = TlsContext::create(tls, ec, detail);
+    ctx_->options.tls.private_key_password.clear();  // not kept in memory longer than needed
+    if (!ctx_->tls) {
+      const Logger& log = ctx_->logger;
+      if (log.enabled(LogLevel::error)) log.log(LogLevel::error, "listen: " + detail);
+      return ec;
+    }
+    if (!ctx_->tls_scratch) ctx_->tls_scratch.reset(new char[kScratchSize]);
+    return ec;
+  }
 
   void close() {
     std::error_code ec;
@@ -182,7 +216,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
     send_close_frame(code, reason);
     set_deadline(ctx_->options.close_timeout);
   }
-  std::size_t buffered_amount() const noexcept override { return out_bytes_; }
+  std::size_t buffered_amount() const noexcept override { return out_bytes_ + (tls_ ? tls_->pending_output() : 0); }  // TLS hook
   bool finished() const noexcept override { return mode_ == Mode::closed; }
 
   // WsSink
@@ -241,6 +275,13 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   void clear_deadline();
   void on_deadline();
 
+  // TLS paths (section "Connection: TLS").
+  void on_readable_tls();
+  bool flush_tls();
+  void schedule_tls_output();
+  void tls_goodbye();
+  void tls_failed(const char* when);
+
   friend class TransportContext;
 
   std::shared_ptr<HttpService> route(const std::string& path) const {
@@ -253,6 +294,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   asio::ip::tcp::socket socket_;
   std::unique_ptr<HttpState> http_;
   std::unique_ptr<asio::steady_timer> timer_;  // only while HTTP or a close handshake needs one
+  std::unique_ptr<TlsSession> tls_;            // TLS hook: null on a plain connection
   std::string in_;  // bytes of an incomplete frame or request, or pipelined requests
   std::vector<PreparedFrame> out_;
   std::size_t out_head_ = 0;    // first unsent buffer
@@ -347,6 +389,13 @@ void Connection::start() {
     close_socket();
     return;
   }
+  if (ctx_->tls) {  // TLS hook
+    tls_ = TlsSession::create(*ctx_->tls);
+    if (!tls_) {
+      close_socket();
+      return;
+    }
+  }
   auto ep = socket_.remote_endpoint(ec);
   std::weak_ptr<Connection> weak = weak_from_this();
   http_ = std::make_unique<HttpState>(HttpParserLimits{}, [weak](const HttpRequest& r) -> std::size_t {
@@ -366,7 +415,8 @@ void Connection::start() {
   }
   http_->timing_request = true;
   http_->timing_head = true;
-  set_deadline(std::min(ctx_->options.head_timeout, ctx_->options.request_timeout));
+  set_deadline(tls_ ? ctx_->options.tls.handshake_timeout  // TLS hook
+                    : std::min(ctx_->options.head_timeout, ctx_->options.request_timeout));
   arm_read();
 }
 
@@ -385,6 +435,7 @@ void Connection::arm_read() {
 }
 
 void Connection::on_readable() {
+  if (tls_) return on_readable_tls();  // TLS hook
   auto self = shared_from_this();
   char* scratch = ctx_->scratch.get();
   for (int round = 0; round < kReadsPerTurn; ++round) {
@@ -654,6 +705,7 @@ void Connection::flush() {
   // No reference is taken here (this runs for every recipient of a broadcast): the paths that may
   // release the connection's last owner (errors, the end of a close) take their own.
   if (mode_ == Mode::closed || write_waiting_) return;
+  if (tls_ && !flush_tls()) return;  // TLS hook: on true, out_ is encrypted and written
   auto& iov = ctx_->iovecs;
   while (out_head_ < out_.size()) {
     iov.clear();
@@ -734,6 +786,7 @@ void Connection::linger() {
   // Half-close and read until the client's FIN: closing with unread input would send a reset
   // that can destroy the response we just wrote.
   std::error_code ec;
+  if (tls_) tls_goodbye();  // TLS hook
   socket_.shutdown(asio::socket_base::shutdown_send, ec);
   if (ec) {
     close_socket();
@@ -751,6 +804,7 @@ void Connection::close_socket() {
   const Mode was = mode_;
   mode_ = Mode::closed;
   std::error_code ec;
+  if (tls_) tls_goodbye();  // TLS hook
   socket_.close(ec);
   if (timer_) timer_->cancel();
   out_.clear();
@@ -790,6 +844,14 @@ void Connection::clear_deadline() {
 void Connection::on_deadline() {
   switch (mode_) {
     case Mode::http:
+      if (tls_ && !tls_->handshake_done()) {  // TLS hook
+        const Logger& log = ctx_->logger;
+        if (log.enabled(LogLevel::info))
+          log.log(LogLevel::info, "TLS handshake from " + (http_ ? http_->remote_address : std::string()) +
+                                      " not completed within handshake_timeout; closed");
+        close_socket();
+        return;
+      }
       if (!http_ || http_->exchange) return;  // the engine holds the request; it answers in time
       if (!http_->parser.idle()) {
         const bool head = http_->timing_head;
@@ -811,6 +873,147 @@ void Connection::on_deadline() {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Connection: TLS (only with ListenOptions::tls; see transport/tls.hpp)
+
+void Connection::on_readable_tls() {
+  auto self = shared_from_this();
+  char* cipher = ctx_->tls_scratch.get();
+  char* plain = ctx_->scratch.get();
+  for (int round = 0; round < kReadsPerTurn; ++round) {
+    std::error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(cipher, kScratchSize), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {
+      on_transport_error(ec);
+      return;
+    }
+    if (mode_ == Mode::lingering) continue;  // discarded: we only wait for the client's FIN
+    bool handshaking = !tls_->handshake_done();
+    tls_->feed(cipher, n);
+    // Everything fed is decrypted now (at most one scratch of ciphertext, so a paused HTTP reader
+    // buffers at most that much more): the next readiness wait must not leave data in OpenSSL.
+    TlsSession::ReadStatus status;
+    do {
+      std::size_t got = 0;
+      status = tls_->read(plain, kScratchSize, got);
+      if (handshaking && tls_->handshake_done()) {
+        handshaking = false;
+        // The first request's head time starts now.
+        set_deadline(std::min(ctx_->options.head_timeout, ctx_->options.request_timeout));
+      }
+      if (got > 0) consume(plain, got);
+      if (mode_ == Mode::closed || mode_ == Mode::lingering) {
+        tls_->feed(nullptr, 0);
+        if (mode_ == Mode::closed) return;
+        status = TlsSession::ReadStatus::need_input;
+      }
+    } while (status == TlsSession::ReadStatus::full);
+    if (status == TlsSession::ReadStatus::failed) {
+      tls_failed("read");
+      return;
+    }
+    if (status == TlsSession::ReadStatus::peer_closed) {
+      on_transport_error(asio::error::eof);  // close_notify: the client's end of stream
+      return;
+    }
+    schedule_tls_output();  // handshake messages, session tickets, key updates
+    if (read_paused_) return;
+    if (n < kScratchSize) break;
+  }
+  arm_read();
+}
+
+bool Connection::flush_tls() {
+  char* stage = ctx_->tls_scratch.get();
+  auto advance = [this](std::size_t len) {
+    out_offset_ += len;
+    if (out_offset_ == out_[out_head_]->size()) {
+      out_[out_head_++].reset();
+      out_offset_ = 0;
+    }
+  };
+  for (;;) {
+    if (tls_->handshake_done() && out_head_ < out_.size() && tls_->pending_output() < kTlsWriteBatch) {
+      tls_->compact_output();
+      while (out_head_ < out_.size() && tls_->pending_output() < kTlsWriteBatch) {
+        const std::string& frame = *out_[out_head_];
+        std::size_t len = frame.size() - out_offset_;
+        bool ok;
+        if (len >= kTlsRecord) {
+          len = std::min(len, 4 * kTlsRecord);  // large frames: encrypted in place, in slices
+          ok = tls_->write(frame.data() + out_offset_, len);
+          advance(len);  // (after the write: it may release the frame)
+        } else {
+          // Small frames (a broadcast's usual case) share records: one header, one tag and one
+          // cipher call per 16 KiB instead of per frame, for a copy into the staging buffer.
+          len = 0;
+          while (out_head_ < out_.size() && len < kTlsRecord) {
+            const std::string& f = *out_[out_head_];
+            const std::size_t take = std::min(f.size() - out_offset_, kTlsRecord - len);
+            std::memcpy(stage + len, f.data() + out_offset_, take);
+            len += take;
+            advance(take);
+          }
+          ok = tls_->write(stage, len);
+        }
+        out_bytes_ -= len;
+        if (!ok) {
+          auto self = shared_from_this();
+          tls_failed("write");
+          return false;
+        }
+      }
+    }
+    if (tls_->pending_output() == 0) break;
+    std::error_code ec;
+    const std::size_t n = socket_.write_some(asio::buffer(tls_->output(), tls_->pending_output()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      wait_writable();
+      return false;
+    }
+    if (ec) {
+      auto self = shared_from_this();
+      on_transport_error(ec);
+      return false;
+    }
+    tls_->consume_output(n);
+    if (tls_->pending_output() > 0) {
+      wait_writable();  // partial write: the kernel buffer is full
+      return false;
+    }
+  }
+  return out_head_ == out_.size();  // (frames queued before the handshake wait for it)
+}
+
+void Connection::schedule_tls_output() {
+  if (mode_ == Mode::closed || flush_scheduled_ || write_waiting_) return;
+  if (tls_->pending_output() == 0 && out_head_ == out_.size()) return;
+  flush_scheduled_ = true;
+  ctx_->schedule_flush(this);
+}
+
+void Connection::tls_goodbye() {
+  // Our close_notify (or the alert of a failed handshake) is sent best effort: one non-blocking
+  // write of what is pending, then the buffer is dropped. TLS clients treat a missing one after
+  // a complete HTTP response or WebSocket close as a normal end.
+  tls_->close_notify();
+  if (tls_->pending_output() == 0) return;
+  std::error_code ec;
+  socket_.write_some(asio::buffer(tls_->output(), tls_->pending_output()), ec);
+  tls_->consume_output(tls_->pending_output());
+}
+
+void Connection::tls_failed(const char* when) {
+  const Logger& log = ctx_->logger;
+  if (log.enabled(LogLevel::info)) {
+    std::string where = http_ ? http_->remote_address : std::string("websocket peer");
+    log.log(LogLevel::info, std::string("TLS ") + (tls_->handshake_done() ? "" : "handshake ") + "error (" + when +
+                                ") from " + where + ": " + tls_->error() + "; connection closed");
+  }
+  close_socket();
+}
+
 }  // namespace courier::detail
 
 namespace courier {
@@ -821,6 +1024,11 @@ Listener::Listener(asio::io_context& io, Logger logger)
 Listener::~Listener() { impl_->close(); }
 
 void Listener::mount(EngineServer& server) { impl_->mount(server.core()); }
+
+void Listener::serve_text(std::string path, std::string content_type,
+                          std::function<void(std::function<void(std::string)>)> handler) {
+  impl_->mount(detail::make_text_service(std::move(path), std::move(content_type), std::move(handler)));
+}
 
 void Listener::serve_static(std::string prefix, std::string directory) {
   impl_->mount(detail::make_static_service(std::move(prefix), std::move(directory)));

@@ -1,16 +1,21 @@
 # Fails if any public header includes a private dependency (websocketpp, RapidJSON, hiredis,
-# msgpack). Public headers include only the standard library, Asio and other courier headers, so
+# msgpack, OpenSSL). Public headers include only the standard library, Asio and other courier headers, so
 # checking their direct includes covers everything reachable from include/courier.
 file(GLOB_RECURSE headers "${INCLUDE_DIR}/courier/*.hpp")
 set(bad "")
 foreach(h IN LISTS headers)
   file(STRINGS "${h}" lines REGEX "^[ \t]*#[ \t]*include")
   foreach(line IN LISTS lines)
-    if(line MATCHES "(websocketpp|rapidjson|hiredis|msgpack)")
+    if(line MATCHES "(websocketpp|rapidjson|hiredis|msgpack|openssl|asio/ssl)")
       list(APPEND bad "${h}: ${line}")
     elseif(NOT line MATCHES "<(courier/|asio[/.]|[a-z_]+>)")
       list(APPEND bad "${h}: unexpected include ${line}")
     endif()
+  endforeach()
+  # OpenSSL's types must not leak either, not even forward-declared (TLS stays behind TlsOptions).
+  file(STRINGS "${h}" ssl_lines REGEX "(SSL_CTX|ssl_ctx_st|ssl_st[ ;]|EVP_PKEY|X509_)")
+  foreach(line IN LISTS ssl_lines)
+    list(APPEND bad "${h}: OpenSSL type ${line}")
   endforeach()
 endforeach()
 list(LENGTH headers n)

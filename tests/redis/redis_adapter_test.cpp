@@ -337,6 +337,34 @@ TEST_CASE("Redis adapter: with Redis down, broadcasts are counted as lost withou
   REQUIRE(run_until(c.io, [&] { return c.spied.size() == 1 && c.fb->stats().received == received_b + 1; }, 2000ms));
   CHECK(c.spied[0].channel == "socket.io#/#");
   CHECK(decode(c.spied[0].message)[1]["data"] == Value::array({"back", true}));
+
+  // The same counters through Server::metrics (Adapter::collect_metrics): factory totals, not
+  // multiplied by the number of namespaces ("/" and "/chat" here).
+  bool got = false;
+  courier::Metrics m;
+  c.a->metrics([&](courier::Metrics x) {
+    m = x;
+    got = true;
+  });
+  REQUIRE(run_until(c.io, [&] { return got; }, 1000ms));
+  const auto st = c.fa->stats();
+  CHECK(m.adapter.lost_publishes == st.lost_publishes);
+  CHECK(m.adapter.lost_publishes >= 2);
+  CHECK(m.adapter.reconnects == 2);
+  CHECK(m.adapter.published == st.published);
+  CHECK(m.adapter.received == st.received);
+}
+
+TEST_CASE("Redis adapter: Server::close releases the Redis subscriptions", "[redis][adapter]") {
+  REQUIRE_REDIS_SERVER();
+  Cluster c;
+  REQUIRE(c.wait_numsub("socket.io-request#/#", 2, 2000ms));
+  bool closed = false;
+  c.a->close([&] { closed = true; });
+  REQUIRE(run_until(c.io, [&] { return closed; }, 3000ms));
+  // Only B is still subscribed; A's namespaces unsubscribed before `done`.
+  CHECK(c.wait_numsub("socket.io-request#/#", 1, 2000ms));
+  CHECK(c.wait_numsub("socket.io-request#/chat#", 1, 2000ms));
 }
 
 TEST_CASE("Redis adapter: emit_with_ack across the cluster completes once every server reported", "[redis][adapter]") {

@@ -44,6 +44,41 @@ void add_echo(const Socket& socket) {
   });
 }
 
+// A number from the environment, or `fallback` when unset.
+double env_number(const char* name, double fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atof(v) : fallback;
+}
+
+Value metrics_value(const Metrics& m) {
+  Value closes = Value::object();
+  for (std::size_t i = 0; i < m.engine.closes.size(); ++i)
+    closes.set(std::string(to_string(static_cast<CloseReason>(i))), static_cast<long long>(m.engine.closes[i]));
+  Value disconnects = Value::object();
+  for (std::size_t i = 0; i < m.disconnects.size(); ++i)
+    disconnects.set(std::string(to_string(static_cast<DisconnectReason>(i))), static_cast<long long>(m.disconnects[i]));
+  auto n = [](std::uint64_t v) { return static_cast<long long>(v); };
+  return Value::object({{"sessions_polling", n(m.engine.sessions_polling)},
+                        {"sessions_websocket", n(m.engine.sessions_websocket)},
+                        {"packets_in", n(m.engine.packets_in)},
+                        {"packets_out", n(m.engine.packets_out)},
+                        {"bytes_in", n(m.engine.bytes_in)},
+                        {"bytes_out", n(m.engine.bytes_out)},
+                        {"handshakes_refused_max_sessions", n(m.engine.handshakes_refused_max_sessions)},
+                        {"handshakes_refused_rate", n(m.engine.handshakes_refused_rate)},
+                        {"send_queue_overflows", n(m.engine.send_queue_overflows)},
+                        {"closes", closes},
+                        {"namespaces", n(m.namespaces)},
+                        {"sockets", n(m.sockets)},
+                        {"rooms", n(m.rooms)},
+                        {"events_in", n(m.events_in)},
+                        {"volatile_dropped", n(m.volatile_dropped)},
+                        {"namespaces_refused", n(m.namespaces_refused)},
+                        {"rooms_refused", n(m.rooms_refused)},
+                        {"rate_limited", n(m.rate_limited)},
+                        {"disconnects", disconnects}});
+}
+
 }  // namespace
 
 int main() {
@@ -52,10 +87,36 @@ int main() {
 
   asio::io_context io;
   ServerOptions options;
+  // LOG_LEVEL: debug, info, warn (default), error or off; info shows why connections were closed.
+  if (const char* level = std::getenv("LOG_LEVEL")) {
+    const std::string l = level;
+    if (l == "debug") options.logger.level = LogLevel::debug;
+    if (l == "info") options.logger.level = LogLevel::info;
+    if (l == "error") options.logger.level = LogLevel::error;
+    if (l == "off") options.logger.level = LogLevel::off;
+  }
   options.engine.ping_interval = 300ms;
   options.engine.ping_timeout = 200ms;
   options.engine.cors.origins = {"*"};
   options.connect_timeout = 1000ms;
+  // Limits and heartbeat from the environment (CONTRACT.md, "Limits"); unset: the defaults above.
+  options.engine.ping_interval = std::chrono::milliseconds(static_cast<long>(env_number("PING_INTERVAL", 300)));
+  options.engine.ping_timeout = std::chrono::milliseconds(static_cast<long>(env_number("PING_TIMEOUT", 200)));
+  options.engine.max_sessions = static_cast<std::size_t>(env_number("MAX_SESSIONS", 0));
+  options.engine.handshakes_per_second = env_number("HANDSHAKES_PER_SECOND", 0);
+  options.engine.handshake_burst = static_cast<std::size_t>(env_number("HANDSHAKE_BURST", 20));
+  options.engine.max_buffered_bytes =
+      static_cast<std::size_t>(env_number("MAX_BUFFERED_BYTES", static_cast<double>(options.engine.max_buffered_bytes)));
+  options.max_events_per_second = env_number("MAX_EVENTS_PER_SECOND", 0);
+  options.event_burst = static_cast<std::size_t>(env_number("EVENT_BURST", 0));
+  options.max_rooms_per_socket = static_cast<std::size_t>(env_number("MAX_ROOMS_PER_SOCKET", 10000));
+  options.max_namespaces_per_connection = static_cast<std::size_t>(env_number("MAX_NAMESPACES", 64));
+  options.drain_timeout = std::chrono::milliseconds(static_cast<long>(env_number("DRAIN_TIMEOUT_MS", 5000)));
+  // LOG_LEVEL=info|debug: show limit hits and closes on stderr (the harness prints it on failure).
+  if (const char* level = std::getenv("LOG_LEVEL")) {
+    if (std::string(level) == "info") options.logger.level = options.engine.logger.level = LogLevel::info;
+    if (std::string(level) == "debug") options.logger.level = options.engine.logger.level = LogLevel::debug;
+  }
   // REDIS_URL: this server joins a cluster (courier and Node servers) through the Redis adapter.
   const char* redis_url = std::getenv("REDIS_URL");
 #if COURIER_HAS_REDIS
@@ -95,14 +156,19 @@ int main() {
     }
   });
 
-  main_nsp.on_connection([main_nsp, reasons](Socket socket) {
+  main_nsp.on_connection([main_nsp, reasons, &server, &io](Socket socket) {
     socket.emit("welcome", Value::object({{"id", socket.id()}, {"auth", socket.auth()}}));
     socket.on_disconnect([reasons](DisconnectReason reason) { reasons->emplace_back(to_string(reason)); });
     add_echo(socket);
     socket.on("emit-back", [socket](Args& args, Ack) { socket.emit_args("emit-back", args); });
     socket.on("join", [socket](Args& args, Ack ack) {
-      socket.join(args[0].as_string());
-      ack_true(ack);
+      socket.join(args[0].as_string(), [ack](std::error_code ec) {
+        if (!ack) return;
+        if (ec)
+          ack(Value::object({{"error", ec.message()}}));
+        else
+          ack(true);
+      });
     });
     socket.on("leave", [socket](Args& args, Ack ack) {
       socket.leave(args[0].as_string());
@@ -173,6 +239,23 @@ int main() {
       for (const auto& r : *reasons) out.push_back(r);
       if (ack) ack(out);
     });
+    socket.on("metrics", [&server](Args&, Ack ack) {
+      server.metrics([ack](Metrics m) {
+        if (ack) ack(metrics_value(m));
+      });
+    });
+    socket.on("close-server", [&server, &io, main_nsp, reasons](Args& args, Ack) {
+      // Queue `count` messages for everyone, then close gracefully; exit once closed.
+      const long long count = args.empty() ? 0 : args[0].as_int(0);
+      for (long long i = 0; i < count; ++i) main_nsp.emit("queued", i);
+      server.close([&io, reasons] {
+        std::string list;
+        for (const auto& r : *reasons) list += (list.empty() ? "" : ",") + r;
+        std::fprintf(stderr, "socketio_test_server: reasons at close: %s\n", list.c_str());
+        std::fprintf(stderr, "socketio_test_server: closed gracefully\n");
+        io.stop();
+      });
+    });
     socket.on("count", [main_nsp](Args&, Ack ack) {
       if (ack) ack(static_cast<long long>(main_nsp.socket_count()));
     });
@@ -219,13 +302,22 @@ int main() {
     add_echo(socket);
   });
 
+  // METRICS_PATH: Prometheus text on this server's own port.
+  if (const char* metrics_path = std::getenv("METRICS_PATH"); metrics_path && *metrics_path)
+    server.serve_metrics(metrics_path);
   ListenOptions listen_options;
   listen_options.port = static_cast<std::uint16_t>(port);
+  // TLS_CERT / TLS_KEY: https and wss with these PEM files (CONTRACT.md).
+  if (const char* cert = std::getenv("TLS_CERT"); cert && *cert) {
+    listen_options.tls.certificate_chain_file = cert;
+    if (const char* key = std::getenv("TLS_KEY")) listen_options.tls.private_key_file = key;
+  }
   if (auto ec = server.listen(listen_options)) {
     std::fprintf(stderr, "socketio_test_server: cannot listen on %d: %s\n", port, ec.message().c_str());
     return 1;
   }
-  std::fprintf(stderr, "socketio_test_server: listening on 127.0.0.1:%u\n", server.port());
+  std::fprintf(stderr, "socketio_test_server: listening on 127.0.0.1:%u%s\n", server.port(),
+               listen_options.tls.enabled() ? " (TLS)" : "");
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code&, int) {

@@ -5,6 +5,8 @@
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
+#include <thread>
+
 #include <courier/engine_server.hpp>
 
 #include "engine/engine_core.hpp"
@@ -44,7 +46,8 @@ struct FakeLink final : WsLink {
     closed = true;
     close_code = code;
   }
-  std::size_t buffered_amount() const noexcept override { return 0; }
+  std::size_t buffered_amount() const noexcept override { return buffered; }
+  std::size_t buffered = 0;  // what the transport would report as not yet written
   bool finished() const noexcept override { return closed; }
 };
 
@@ -460,4 +463,246 @@ TEST_CASE("CORS: configured origins, preflight, credentials", "[engine]") {
   other->req.headers = {{"Origin", "https://evil.example"}};
   f.on_io([&] { f.core->handle_http(other); });
   for (const auto& [k, v] : other->response.headers) CHECK(k.rfind("Access-Control", 0) != 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits and metrics (issue 8)
+
+namespace {
+std::shared_ptr<FakeExchange> request_from(std::string address, std::string query) {
+  auto e = request("GET", std::move(query));
+  e->req.remote_address = std::move(address);
+  return e;
+}
+EngineMetrics metrics_of(Fixture& f) {
+  EngineMetrics m;
+  f.on_io([&] { f.core->metrics(m); });
+  return m;
+}
+}  // namespace
+
+TEST_CASE("handshakes_per_second: a burst passes, the excess gets 429, other addresses are unaffected", "[engine][limits]") {
+  auto o = Fixture::quiet();
+  o.handshakes_per_second = 0.5;  // a token every 2 s: the burst below is over long before one comes back
+  o.handshake_burst = 3;
+  Fixture f(o);
+  std::vector<int> statuses;
+  for (int i = 0; i < 5; ++i) {
+    auto e = request_from("10.0.0.1", "EIO=4&transport=polling");
+    f.on_io([&] { f.core->handle_http(e); });
+    statuses.push_back(e->response.status);
+    if (e->response.status == 429) {
+      CHECK(e->response.body == "{\"code\":3,\"message\":\"Too many requests\"}");
+      bool json = false;
+      for (const auto& [k, v] : e->response.headers) json = json || (k == "Content-Type" && v == "application/json");
+      CHECK(json);
+    }
+  }
+  CHECK(statuses == std::vector<int>{200, 200, 200, 429, 429});
+  // WebSocket handshakes draw from the same bucket.
+  HttpRequest ws;
+  ws.method = "GET";
+  ws.query_string = "EIO=4&transport=websocket";
+  ws.upgrade = true;
+  ws.remote_address = "10.0.0.1";
+  HttpResponse reject;
+  CHECK_FALSE(f.core->accept_upgrade(ws, reject));
+  CHECK(reject.status == 429);
+  // Another address has its own bucket.
+  auto other = request_from("10.0.0.2", "EIO=4&transport=polling");
+  f.on_io([&] { f.core->handle_http(other); });
+  CHECK(other->response.status == 200);
+  // Requests of an existing session are not handshakes: never limited.
+  const std::string sid = sid_of(other->response.body);
+  for (int i = 0; i < 5; ++i) {
+    auto post = request("POST", "EIO=4&transport=polling&sid=" + sid, "4x");
+    post->req.remote_address = "10.0.0.2";
+    f.on_io([&] { f.core->handle_http(post); });
+    CHECK(post->response.body == "ok");
+  }
+  // Tokens come back at the configured rate.
+  std::this_thread::sleep_for(2100ms);
+  auto later = request_from("10.0.0.1", "EIO=4&transport=polling");
+  f.on_io([&] { f.core->handle_http(later); });
+  CHECK(later->response.status == 200);
+  const EngineMetrics m = metrics_of(f);
+  CHECK(m.handshakes_refused_rate == 3);
+  CHECK(m.sessions_opened == 5);
+}
+
+TEST_CASE("handshake limiter memory is bounded by max_tracked_addresses", "[engine][limits]") {
+  KeyedRateLimiter limiter(1, 1, 100);
+  const auto t0 = KeyedRateLimiter::Clock::now();
+  for (int i = 0; i < 10000; ++i) limiter.take("addr" + std::to_string(i), t0);
+  CHECK(limiter.size() <= 100);
+  // An address that used its burst is refused until it refills...
+  CHECK(limiter.take("x", t0));
+  CHECK_FALSE(limiter.take("x", t0));
+  CHECK(limiter.take("x", t0 + 1100ms));
+  // ...and idle addresses are forgotten first when the table is full.
+  KeyedRateLimiter small(1, 1, 3);
+  small.take("a", t0);
+  small.take("b", t0);
+  small.take("c", t0 + 5s);
+  CHECK_FALSE(small.take("c", t0 + 5s));
+  small.take("d", t0 + 5s);  // full: a and b are idle (refilled) and go
+  CHECK(small.size() == 2);
+  CHECK_FALSE(small.take("c", t0 + 5s));  // c's state was kept
+}
+
+TEST_CASE("max_sessions refusals are counted, for polling and websocket", "[engine][limits]") {
+  auto o = Fixture::quiet();
+  o.max_sessions = 1;
+  Fixture f(o);
+  f.handshake_polling();
+  auto e = request("GET", "EIO=4&transport=polling");
+  f.on_io([&] { f.core->handle_http(e); });
+  CHECK(e->response.status == 503);
+  CHECK(e->response.body == "{\"code\":3,\"message\":\"Too many sessions\"}");
+  HttpRequest ws;
+  ws.query_string = "EIO=4&transport=websocket";
+  ws.upgrade = true;
+  ws.method = "GET";
+  HttpResponse reject;
+  CHECK_FALSE(f.core->accept_upgrade(ws, reject));
+  CHECK(reject.status == 503);
+  CHECK(metrics_of(f).handshakes_refused_max_sessions == 2);
+}
+
+TEST_CASE("max_buffered_bytes: a websocket whose queue exceeds it closes with transport error", "[engine][limits]") {
+  auto o = Fixture::quiet();
+  o.max_buffered_bytes = 1000;
+  o.ping_interval = 10s;  // no pings in the way
+  Fixture f(o);
+  HttpRequest ws;
+  ws.query_string = "EIO=4&transport=websocket";
+  ws.upgrade = true;
+  auto link = std::make_shared<FakeLink>();
+  f.on_io([&] { f.core->open_websocket(ws, link); });
+  REQUIRE(f.sockets.size() == 1);
+  auto session = f.sockets[0].session();
+  f.on_io([&] { CHECK(session->writable()); });
+  link->buffered = 10;  // something queued: volatile packets would be dropped now
+  f.on_io([&] { CHECK_FALSE(session->writable()); });
+  link->buffered = 999;
+  f.on_io([&] { f.sockets[0].send("still fits"); });
+  CHECK(f.closes.empty());
+  link->buffered = 1001;
+  f.on_io([&] { f.sockets[0].send("one too many"); });
+  CHECK(f.closes == std::vector<std::string>{"transport error"});
+  CHECK(link->closed);
+  const EngineMetrics m = metrics_of(f);
+  CHECK(m.send_queue_overflows == 1);
+  CHECK(m.closes[static_cast<std::size_t>(CloseReason::transport_error)] == 1);
+  CHECK(m.sessions_websocket == 0);
+}
+
+TEST_CASE("max_buffered_bytes: a polling client that stops polling is closed", "[engine][limits]") {
+  auto o = Fixture::quiet();
+  o.max_buffered_bytes = 1000;
+  o.ping_interval = 10s;
+  Fixture f(o);
+  f.handshake_polling();
+  for (int i = 0; i < 9; ++i) f.on_io([&] { f.sockets[0].send(std::string(100, 'x')); });
+  CHECK(f.closes.empty());
+  f.on_io([&] { f.sockets[0].send(std::string(100, 'x')); });
+  CHECK(f.closes == std::vector<std::string>{"transport error"});
+  CHECK(f.core->session_count() == 0);
+  CHECK(metrics_of(f).send_queue_overflows == 1);
+}
+
+TEST_CASE("metrics: sessions by transport, packets and bytes both ways, closes by reason", "[engine][metrics]") {
+  auto o = Fixture::quiet();
+  o.ping_interval = 10s;  // exact packet counts: no ping in between, however slow the machine
+  Fixture f(o);
+  const std::string sid = f.handshake_polling();
+  HttpRequest ws;
+  ws.query_string = "EIO=4&transport=websocket";
+  ws.upgrade = true;
+  auto link = std::make_shared<FakeLink>();
+  std::shared_ptr<WsHandler> handler;
+  f.on_io([&] { handler = f.core->open_websocket(ws, link); });
+  EngineMetrics m = metrics_of(f);
+  CHECK(m.sessions_polling == 1);
+  CHECK(m.sessions_websocket == 1);
+  CHECK(m.sessions_opened == 2);
+  CHECK(m.packets_out == 2);  // the two open packets
+  const auto bytes_before = m.bytes_out;
+  f.on_io([&] { handler->on_ws_message("4hello", false); });  // echoed
+  m = metrics_of(f);
+  CHECK(m.packets_in == 1);
+  CHECK(m.bytes_in == 5);
+  CHECK(m.packets_out == 3);
+  CHECK(m.bytes_out == bytes_before + 5);
+  f.on_io([&] { handler->on_ws_close(false, "transport close"); });
+  auto close = request("POST", "EIO=4&transport=polling&sid=" + sid, "1");
+  f.on_io([&] { f.core->handle_http(close); });
+  m = metrics_of(f);
+  CHECK(m.sessions_polling == 0);
+  CHECK(m.sessions_websocket == 0);
+  CHECK(m.closes[static_cast<std::size_t>(CloseReason::transport_close)] == 2);
+}
+
+TEST_CASE("close_all drains polling sessions: queued data, then the close packet, then done", "[engine][shutdown]") {
+  Fixture f;
+  const std::string sid = f.handshake_polling();
+  bool done = false;
+  f.on_io([&] {
+    f.sockets[0].send("queued before close");
+    f.core->close_all();
+    f.core->when_drained(5s, [&] { done = true; });
+  });
+  CHECK_FALSE(done);  // the polling client has not collected its data yet
+  auto refused = request("GET", "EIO=4&transport=polling");
+  f.on_io([&] { f.core->handle_http(refused); });
+  CHECK(refused->response.status == 503);  // no new sessions while closing
+  auto get = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(get); });
+  CHECK(get->response.body == "4queued before close");
+  auto get2 = request("GET", "EIO=4&transport=polling&sid=" + sid);
+  f.on_io([&] { f.core->handle_http(get2); });
+  CHECK(get2->response.body == "1");
+  f.run_for(50ms);
+  CHECK(done);
+}
+
+TEST_CASE("close_all: a polling client that never comes back does not hold the drain past its timeout", "[engine][shutdown]") {
+  Fixture f;
+  f.handshake_polling();
+  bool done = false;
+  const auto start = std::chrono::steady_clock::now();
+  f.on_io([&] {
+    f.sockets[0].send("never collected");
+    f.core->close_all();
+    f.core->when_drained(100ms, [&] { done = true; });
+  });
+  while (!done && std::chrono::steady_clock::now() - start < 2s) f.run_for(20ms);
+  CHECK(done);
+  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  CHECK(f.core->session_count() == 0);
+}
+
+TEST_CASE("EngineServer::metrics: a snapshot delivered on the server's thread", "[engine][metrics]") {
+  asio::io_context io;
+  auto o = Fixture::quiet();
+  EngineServer server(io, o);
+  auto e = request("GET", "EIO=4&transport=polling");
+  asio::post(io, [&] { server.core()->handle_http(e); });
+  io.poll();  // not run(): the heartbeat would time the session out
+  io.restart();
+  bool got = false;
+  std::thread other([&] {
+    server.metrics([&](EngineMetrics m) {
+      CHECK(io.get_executor().running_in_this_thread());
+      CHECK(m.sessions_polling == 1);
+      CHECK(m.sessions_opened == 1);
+      got = true;
+    });
+  });
+  other.join();
+  io.poll();
+  CHECK(got);
+  server.close();
+  io.restart();
+  io.poll();
 }

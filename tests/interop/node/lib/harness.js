@@ -97,8 +97,10 @@ function serverCommand(binaryEnv = "COURIER_CONFORMANCE_SERVER") {
 }
 
 class ServerProcess {
-  constructor({ binaryEnv } = {}) {
+  /** env: extra environment variables for the server (e.g. limits, see CONTRACT.md). */
+  constructor({ binaryEnv, env } = {}) {
     this.binaryEnv = binaryEnv;
+    this.extraEnv = env || {};
     this.port = 0;
     this.child = null;
     this.output = "";
@@ -143,7 +145,7 @@ class ServerProcess {
     this.label = label;
     this.child = spawn(file, args, {
       cwd: NODE_DIR,
-      env: { ...process.env, PORT: String(this.port) },
+      env: { ...process.env, ...this.extraEnv, PORT: String(this.port) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child.stdout.on("data", (c) => this._capture(c));

@@ -16,6 +16,7 @@
 // REDIS_SHARDED=1: the sharded adapter (createShardedAdapter, Redis 7 SPUBLISH/SSUBSCRIBE) in
 // REDIS_SUBSCRIPTION_MODE (static, dynamic -- the default --, dynamic-private).
 // REDIS_CLUSTER=1: REDIS_URL is a node of a Redis Cluster (`redis` 4 createCluster clients).
+// TLS_CERT / TLS_KEY (PEM files): https / wss.
 //
 //   REDIS_URL=redis://127.0.0.1:6379 SERVER_NAME=n1 PORT=3000 node reference/socketio_server.js
 
@@ -33,10 +34,17 @@ const redisUrl = process.env.REDIS_URL || "";
 /** Cluster requests (fetchSockets, serverSideEmit with ack, ...) wait this long; as courier's test server. */
 const REQUESTS_TIMEOUT_MS = 2000;
 
-const httpServer = http.createServer((req, res) => {
+// TLS_CERT / TLS_KEY (PEM files): https and wss instead of http and ws (CONTRACT.md).
+const notFound = (req, res) => {
   res.writeHead(404, { "Content-Type": "text/plain" });
   res.end("not found");
-});
+};
+const httpServer = process.env.TLS_CERT
+  ? require("node:https").createServer(
+      { cert: require("node:fs").readFileSync(process.env.TLS_CERT), key: require("node:fs").readFileSync(process.env.TLS_KEY) },
+      notFound
+    )
+  : http.createServer(notFound);
 
 const io = new Server(httpServer, {
   path: "/socket.io/",
