@@ -191,7 +191,7 @@ TEST_CASE("LocalLock frees expired leases without being touched again (bounded m
   REQUIRE(run_until(io, [&] { return granted == 1000; }));
 }
 
-TEST_CASE("LocalLock under contention from several threads: never two holders, fences only grow") {
+TEST_CASE("LocalLock under contention from several threads: never two holders, fences only grow", "[threads]") {
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   LocalLock locks(io);

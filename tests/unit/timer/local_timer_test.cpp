@@ -600,7 +600,7 @@ TEST_CASE("LocalTimer: 1,000,000 pending timers can be scheduled and cancelled",
 #endif
 }
 
-TEST_CASE("LocalTimer: members are safe from another thread", "[timer]") {
+TEST_CASE("LocalTimer: members are safe from another thread", "[timer][threads]") {
   asio::io_context io;
   auto guard = asio::make_work_guard(io);
   std::thread runner([&] { io.run(); });
