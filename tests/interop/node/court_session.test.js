@@ -17,7 +17,7 @@ require("./lib/harness"); // checks node_modules first
 const { describe, it, before, after, afterEach } = require("node:test");
 const assert = require("node:assert/strict");
 const { RedisServer, indent } = require("./lib/redis");
-const { exampleBinary, ExampleInstance, waitForSubscribers, connectPeer, closeAll, eventually, sleep } = require("./lib/example_cluster");
+const { exampleBinary, exampleInstance, waitForSubscribers, connectPeer, closeAll, eventually, sleep } = require("./lib/example_cluster");
 
 const T = { timeout: 60_000 };
 // Short phases so the suite runs in seconds; the lease and lock ttl are short for the crash test.
@@ -37,7 +37,7 @@ before(async () => {
   binary = exampleBinary("COURIER_COURT_SESSION");
   redis = new RedisServer();
   await redis.start();
-  for (const name of ["a", "b", "c"]) instances[name] = new ExampleInstance({ binary, name, redisUrl: redis.url, env: ENV });
+  for (const name of ["a", "b", "c"]) instances[name] = exampleInstance({ binary, name, redisUrl: redis.url, env: ENV });
   await Promise.all(Object.values(instances).map((i) => i.start()));
   await waitForSubscribers(redis, REQUEST_CHANNEL, 3);
   await waitForSubscribers(redis, WAKE_CHANNEL, 3);
@@ -223,7 +223,7 @@ describe("court_session on three instances", () => {
 
   it("the instance that claimed a phase timeout dies in the handler: a survivor applies it after the lease (attempt 2)", T, async () => {
     // d exits abruptly inside its first timeout handler (CRASH_IN_TIMEOUT=1), after claiming.
-    const d = new ExampleInstance({ binary, name: "d", redisUrl: redis.url, env: { ...ENV, CRASH_IN_TIMEOUT: "1" } });
+    const d = exampleInstance({ binary, name: "d", redisUrl: redis.url, env: { ...ENV, CRASH_IN_TIMEOUT: "1" } });
     instances.d = d;
     await d.start();
     d.proc.expectExit = true; // it is meant to exit

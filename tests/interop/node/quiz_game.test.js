@@ -15,7 +15,7 @@ require("./lib/harness"); // checks node_modules first
 const { describe, it, before, after, afterEach } = require("node:test");
 const assert = require("node:assert/strict");
 const { RedisServer, indent } = require("./lib/redis");
-const { exampleBinary, ExampleInstance, waitForSubscribers, connectPeer, closeAll, eventually, sleep } = require("./lib/example_cluster");
+const { exampleBinary, exampleInstance, waitForSubscribers, connectPeer, closeAll, eventually, sleep } = require("./lib/example_cluster");
 
 const T = { timeout: 60_000 };
 const QUESTION_MS = 1500;
@@ -37,7 +37,7 @@ before(async () => {
   const binary = exampleBinary("COURIER_QUIZ_GAME");
   redis = new RedisServer();
   await redis.start();
-  for (const name of ["a", "b", "c"]) instances[name] = new ExampleInstance({ binary, name, redisUrl: redis.url, env: ENV });
+  for (const name of ["a", "b", "c"]) instances[name] = exampleInstance({ binary, name, redisUrl: redis.url, env: ENV });
   await Promise.all(Object.values(instances).map((i) => i.start()));
   await waitForSubscribers(redis, REQUEST_CHANNEL, 3);
   await waitForSubscribers(redis, WAKE_CHANNEL, 3);

@@ -5,12 +5,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -20,94 +16,28 @@
 #include <vector>
 
 #include <asio/connect.hpp>
-#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
 #include <asio/read.hpp>
-#include <asio/write.hpp>
 
 #include <courier/engine_server.hpp>
 #include <courier/listener.hpp>
 
+#include "fixtures.hpp"
 #include "transport/sha1.hpp"
 
 using namespace courier;
+using namespace courier_test;
 using namespace std::chrono_literals;
 
 namespace {
 
-EngineOptions engine_options(std::size_t max_size = 1000000) {
-  EngineOptions o;
-  o.max_http_buffer_size = max_size;
-  o.logger.level = LogLevel::off;
-  return o;
-}
+using Server = EchoServer;
 
-struct Server {
-  asio::io_context io;
-  EngineServer engine;
-  Listener listener;
-  asio::executor_work_guard<asio::io_context::executor_type> guard;
-  std::thread thread;
-  std::atomic<int> closes{0};
-  std::mutex mutex;
-  std::vector<std::string> close_reasons;
-
-  explicit Server(ListenOptions lo = {}, EngineOptions eo = engine_options())
-      : engine(io, std::move(eo)), listener(io, Logger{LogLevel::off, {}}), guard(io.get_executor()) {
-    engine.on_connection([this](EngineSocket s) {
-      s.on_message([s](const EngineMessage& m) {
-        if (m.binary)
-          s.send_binary(std::string(m.data));
-        else
-          s.send(std::string(m.data));
-      });
-      s.on_close([this](CloseReason r, std::string_view) {
-        std::lock_guard<std::mutex> lock(mutex);
-        close_reasons.emplace_back(to_string(r));
-        ++closes;
-      });
-    });
-    listener.mount(engine);
-    REQUIRE_FALSE(listener.listen(lo));
-    thread = std::thread([this] { io.run(); });
-  }
-  ~Server() {
-    asio::post(io, [this] {
-      listener.close();
-      engine.close();
-    });
-    guard.reset();
-    std::this_thread::sleep_for(20ms);
-    io.stop();
-    thread.join();
-  }
-  bool wait_closes(int n) {
-    for (int i = 0; i < 300 && closes.load() < n; ++i) std::this_thread::sleep_for(10ms);
-    return closes.load() >= n;
-  }
-};
-
-struct Response {
-  int status = 0;
-  std::string head;
-  std::string body;
-  bool has(const std::string& header_line) const { return head.find(header_line) != std::string::npos; }
-};
-
-struct Client {
-  asio::io_context io;
-  asio::ip::tcp::socket sock{io};
-  std::string buf;
-
-  explicit Client(std::uint16_t port) {
-    sock.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    timeval tv{5, 0};
-    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  void write(const std::string& s) { asio::write(sock, asio::buffer(s)); }
-  // Reads more; false on EOF, error or timeout.
+/// A plain TCP client speaking HTTP and WebSocket.
+struct Client : TcpConnection, WireClient<Client> {
+  explicit Client(std::uint16_t port) : TcpConnection(port) {}
   bool fill() {
     char tmp[65536];
     std::error_code ec;
@@ -116,27 +46,6 @@ struct Client {
     buf.append(tmp, n);
     return true;
   }
-  bool need(std::size_t n) {
-    while (buf.size() < n)
-      if (!fill()) return false;
-    return true;
-  }
-  Response response() {
-    Response r;
-    std::size_t end;
-    while ((end = buf.find("\r\n\r\n")) == std::string::npos)
-      if (!fill()) return r;
-    r.head = buf.substr(0, end + 4);
-    buf.erase(0, end + 4);
-    r.status = std::stoi(r.head.substr(9, 3));
-    std::size_t length = 0;
-    const auto cl = r.head.find("Content-Length: ");
-    if (cl != std::string::npos) length = std::stoul(r.head.substr(cl + 16));
-    if (!need(length)) return r;
-    r.body = buf.substr(0, length);
-    buf.erase(0, length);
-    return r;
-  }
   // True when the server ends the connection (EOF) with nothing more to read.
   bool closed_by_server() {
     char tmp[256];
@@ -144,68 +53,21 @@ struct Client {
     const std::size_t n = sock.read_some(asio::buffer(tmp), ec);
     return n == 0 && (ec == asio::error::eof || ec == asio::error::connection_reset);
   }
-
-  // WebSocket (client side: frames masked).
-  void send_frame(unsigned opcode, const std::string& payload, bool fin = true, bool masked = true) {
-    std::string f;
-    f += static_cast<char>((fin ? 0x80 : 0) | opcode);
-    const char m = masked ? static_cast<char>(0x80) : 0;
-    if (payload.size() < 126) {
-      f += static_cast<char>(m | static_cast<char>(payload.size()));
-    } else {
-      f += static_cast<char>(m | 126);
-      f += static_cast<char>(payload.size() >> 8);
-      f += static_cast<char>(payload.size() & 0xFF);
-    }
-    const char key[4] = {0x12, 0x34, 0x56, 0x78};
-    if (masked) f.append(key, 4);
-    for (std::size_t i = 0; i < payload.size(); ++i) f += masked ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i];
-    write(f);
-  }
-  // Reads one server frame: (opcode, payload); opcode -1 when the connection ended.
+  // WireClient::frame, failing first on a masked server frame: these tests are about the framing.
   std::pair<int, std::string> frame() {
     if (!need(2)) return {-1, {}};
-    const auto b0 = static_cast<unsigned char>(buf[0]), b1 = static_cast<unsigned char>(buf[1]);
-    REQUIRE((b1 & 0x80) == 0);  // server frames are not masked
-    std::size_t len = b1 & 0x7F, header = 2;
-    if (len == 126) {
-      if (!need(4)) return {-1, {}};
-      len = (static_cast<unsigned char>(buf[2]) << 8) | static_cast<unsigned char>(buf[3]);
-      header = 4;
-    } else if (len == 127) {
-      if (!need(10)) return {-1, {}};
-      len = 0;
-      for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<unsigned char>(buf[2 + i]);
-      header = 10;
-    }
-    if (!need(header + len)) return {-1, {}};
-    std::string payload = buf.substr(header, len);
-    buf.erase(0, header + len);
-    return {static_cast<int>(b0 & 0x0F), payload};
-  }
-  static int close_code(const std::string& payload) {
-    return payload.size() < 2 ? 0 : (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+    REQUIRE((static_cast<unsigned char>(buf[1]) & 0x80) == 0);  // server frames are not masked
+    return WireClient::frame();
   }
   // Upgrade to a WebSocket Engine.IO session; returns the 101 response.
   Response upgrade(const std::string& key = "dGhlIHNhbXBsZSBub25jZQ==") {
     write("GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
           "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + "\r\n\r\n");
     Response r;
-    std::size_t end;
-    while ((end = buf.find("\r\n\r\n")) == std::string::npos)
-      if (!fill()) return r;
-    r.head = buf.substr(0, end + 4);
-    buf.erase(0, end + 4);
-    r.status = std::stoi(r.head.substr(9, 3));
+    read_head(r);
     return r;
   }
 };
-
-std::string sid_of(const std::string& open) {
-  const auto p = open.find("\"sid\":\"");
-  REQUIRE(p != std::string::npos);
-  return open.substr(p + 7, open.find('"', p + 7) - p - 7);
-}
 
 const std::string kHandshake = "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n";
 

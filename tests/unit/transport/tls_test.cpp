@@ -11,28 +11,21 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/post.hpp>
-#include <asio/write.hpp>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -41,7 +34,10 @@
 #include <courier/error.hpp>
 #include <courier/listener.hpp>
 
+#include "fixtures.hpp"
+
 using namespace courier;
+using namespace courier_test;
 using namespace std::chrono_literals;
 
 #ifndef COURIER_OPENSSL_CLI
@@ -112,93 +108,20 @@ TlsOptions tls_options() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server: an echoing Engine.IO server behind a TLS listener, logs captured.
+// Server: the echoing Engine.IO server behind a TLS listener, its log captured (tests look for
+// the listener's debug records).
 
-struct Log {
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  Logger logger() {
-    return Logger{LogLevel::debug, [this](LogLevel, std::string_view m) {
-                    std::lock_guard<std::mutex> lock(mutex);
-                    lines.emplace_back(m);
-                  }};
-  }
-  bool has(const std::string& part) {
-    std::lock_guard<std::mutex> lock(mutex);
-    for (const auto& l : lines)
-      if (l.find(part) != std::string::npos) return true;
-    return false;
-  }
-  bool wait_for(const std::string& part) {
-    for (int i = 0; i < 300; ++i) {
-      if (has(part)) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-  std::string all() {
-    std::lock_guard<std::mutex> lock(mutex);
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-  }
-};
-
-EngineOptions engine_options() {
-  EngineOptions o;
-  o.max_http_buffer_size = 1000000;
-  o.logger.level = LogLevel::off;
-  return o;
-}
-
-struct Server {
-  Log log;
-  asio::io_context io;
-  EngineServer engine;
-  Listener listener;
-  asio::executor_work_guard<asio::io_context::executor_type> guard;
-  std::thread thread;
-
-  explicit Server(ListenOptions lo)
-      : engine(io, engine_options()), listener(io, log.logger()), guard(io.get_executor()) {
-    engine.on_connection([](EngineSocket s) {
-      s.on_message([s](const EngineMessage& m) {
-        if (m.binary)
-          s.send_binary(std::string(m.data));
-        else
-          s.send(std::string(m.data));
-      });
-    });
-    listener.mount(engine);
-    const auto ec = listener.listen(lo);
-    INFO(log.all());
-    REQUIRE_FALSE(ec);
-    thread = std::thread([this] { io.run(); });
-  }
+struct Server : EchoServer {
+  explicit Server(ListenOptions lo) : EchoServer(std::move(lo), engine_options(), LogLevel::debug) {}
   static ListenOptions tls() {
     ListenOptions lo;
     lo.tls = tls_options();
     return lo;
   }
-  ~Server() {
-    asio::post(io, [this] {
-      listener.close();
-      engine.close();
-    });
-    guard.reset();
-    std::this_thread::sleep_for(20ms);
-    io.stop();
-    thread.join();
-  }
 };
 
 // ---------------------------------------------------------------------------------------------
 // Clients
-
-void set_receive_timeout(int fd, int seconds) {
-  timeval tv{seconds, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-}
 
 std::string ssl_errors() {
   std::string out;
@@ -211,13 +134,6 @@ std::string ssl_errors() {
   return out;
 }
 
-struct Response {
-  int status = 0;
-  std::string head;
-  std::string body;
-  bool has(const std::string& s) const { return head.find(s) != std::string::npos; }
-};
-
 struct ClientConfig {
   bool trust = true;  // the test certificate is the trusted CA (else: no CA at all)
   int max_version = 0;
@@ -225,18 +141,14 @@ struct ClientConfig {
 };
 
 /// A blocking OpenSSL client over loopback (receive timeout 5 s: no test hangs).
-struct TlsClient {
-  asio::io_context io;
-  asio::ip::tcp::socket sock{io};
+struct TlsClient : WireClient<TlsClient> {
+  TcpConnection tcp;
   SSL_CTX* ctx = nullptr;
   SSL* ssl = nullptr;
-  std::string buf;
   std::string error;
   int last_ssl_error = 0;
 
-  explicit TlsClient(std::uint16_t port, ClientConfig config = {}) {
-    sock.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    set_receive_timeout(sock.native_handle(), 5);
+  explicit TlsClient(std::uint16_t port, ClientConfig config = {}) : tcp(port) {
     ctx = SSL_CTX_new(TLS_client_method());
     REQUIRE(ctx);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
@@ -248,7 +160,7 @@ struct TlsClient {
     }
     ssl = SSL_new(ctx);
     REQUIRE(ssl);
-    SSL_set_fd(ssl, sock.native_handle());
+    SSL_set_fd(ssl, tcp.sock.native_handle());
     SSL_set_tlsext_host_name(ssl, "localhost");
     SSL_set1_host(ssl, "localhost");
   }
@@ -281,69 +193,11 @@ struct TlsClient {
     buf.append(tmp, n);
     return true;
   }
-  bool need(std::size_t n) {
-    while (buf.size() < n)
-      if (!fill()) return false;
-    return true;
-  }
-  Response response() {
-    Response r;
-    std::size_t end;
-    while ((end = buf.find("\r\n\r\n")) == std::string::npos)
-      if (!fill()) return r;
-    r.head = buf.substr(0, end + 4);
-    buf.erase(0, end + 4);
-    r.status = std::stoi(r.head.substr(9, 3));
-    std::size_t length = 0;
-    const auto cl = r.head.find("Content-Length: ");
-    if (cl != std::string::npos) length = std::stoul(r.head.substr(cl + 16));
-    if (!need(length)) return r;
-    r.body = buf.substr(0, length);
-    buf.erase(0, length);
-    return r;
-  }
   /// True when the server ended the TLS stream with close_notify (a clean TLS close).
   bool closed_with_notify() {
     while (fill()) {
     }
     return last_ssl_error == SSL_ERROR_ZERO_RETURN;
-  }
-  void send_frame(unsigned opcode, const std::string& payload) {
-    std::string f;
-    f += static_cast<char>(0x80 | opcode);
-    if (payload.size() < 126) {
-      f += static_cast<char>(0x80 | payload.size());
-    } else if (payload.size() < 65536) {
-      f += static_cast<char>(0x80 | 126);
-      f += static_cast<char>(payload.size() >> 8);
-      f += static_cast<char>(payload.size() & 0xFF);
-    } else {
-      f += static_cast<char>(0x80 | 127);
-      for (int i = 7; i >= 0; --i) f += static_cast<char>((static_cast<std::uint64_t>(payload.size()) >> (8 * i)) & 0xFF);
-    }
-    const char key[4] = {0x12, 0x34, 0x56, 0x78};
-    f.append(key, 4);
-    for (std::size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ key[i & 3]);
-    write(f);
-  }
-  std::pair<int, std::string> frame() {
-    if (!need(2)) return {-1, {}};
-    const auto b0 = static_cast<unsigned char>(buf[0]), b1 = static_cast<unsigned char>(buf[1]);
-    std::size_t len = b1 & 0x7F, header = 2;
-    if (len == 126) {
-      if (!need(4)) return {-1, {}};
-      len = (static_cast<unsigned char>(buf[2]) << 8) | static_cast<unsigned char>(buf[3]);
-      header = 4;
-    } else if (len == 127) {
-      if (!need(10)) return {-1, {}};
-      len = 0;
-      for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<unsigned char>(buf[2 + i]);
-      header = 10;
-    }
-    if (!need(header + len)) return {-1, {}};
-    std::string payload = buf.substr(header, len);
-    buf.erase(0, header + len);
-    return {static_cast<int>(b0 & 0x0F), payload};
   }
   /// Upgrades to an Engine.IO WebSocket session and reads its open packet.
   void open_websocket() {
@@ -367,14 +221,8 @@ struct TlsClient {
 };
 
 /// A plain TCP client (for bytes that are not TLS).
-struct RawClient {
-  asio::io_context io;
-  asio::ip::tcp::socket sock{io};
-  explicit RawClient(std::uint16_t port) {
-    sock.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    set_receive_timeout(sock.native_handle(), 5);
-  }
-  void write(const std::string& s) { asio::write(sock, asio::buffer(s)); }
+struct RawClient : TcpConnection {
+  using TcpConnection::TcpConnection;
   /// Reads until the server ends the connection; false on the receive timeout. `received` gets
   /// what came before the end (a TLS alert, at most).
   bool ended(std::string* received = nullptr) {
@@ -387,12 +235,6 @@ struct RawClient {
     }
   }
 };
-
-std::string sid_of(const std::string& open) {
-  const auto p = open.find("\"sid\":\"");
-  REQUIRE(p != std::string::npos);
-  return open.substr(p + 7, open.find('"', p + 7) - p - 7);
-}
 
 }  // namespace
 

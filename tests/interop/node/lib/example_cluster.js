@@ -3,20 +3,17 @@
 // an example binary (PORT, REDIS_URL, INSTANCE in the environment) on one real redis-server, and
 // socket.io-client peers connected to a chosen instance.
 //
-// Every process is started through lib/redis.js's ManagedProcess: stopped by its PID, SIGKILLed if
-// the test process ends first.
+// Every instance is a lib/redis.js ClusterServer: stopped by its PID, SIGKILLed if the test process
+// ends first.
 
 const fs = require("node:fs");
-const net = require("node:net");
 const path = require("node:path");
 const assert = require("node:assert/strict");
 const { io } = require("socket.io-client");
-const { freePort, sleep } = require("./harness");
+const { sleep } = require("./harness");
 const { withTimeout } = require("./eio");
 const { Peer } = require("./peer");
-const { ManagedProcess, indent } = require("./redis");
-
-const READY_TIMEOUT_MS = 10_000;
+const { ClusterServer } = require("./redis");
 
 /** Path of the example binary named by env `envName` (set by CMake), or a clear error. */
 function exampleBinary(envName) {
@@ -27,77 +24,9 @@ function exampleBinary(envName) {
   return bin;
 }
 
-function tryConnect(port) {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: "127.0.0.1", port });
-    const done = (ok) => {
-      sock.removeAllListeners();
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.once("connect", () => done(true));
-    sock.once("error", () => done(false));
-    sock.setTimeout(1000, () => done(false));
-  });
-}
-
-/** One instance of an example binary. */
-class ExampleInstance {
-  constructor({ binary, name, redisUrl, env = {} }) {
-    this.binary = binary;
-    this.name = name;
-    this.redisUrl = redisUrl;
-    this.env = env;
-    this.port = 0;
-    this.proc = null;
-  }
-
-  get httpUrl() {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  get alive() {
-    return this.proc !== null && this.proc.alive;
-  }
-
-  /** Starts it and waits until its port accepts TCP. */
-  async start() {
-    this.port = await freePort();
-    const env = { PORT: String(this.port), REDIS_URL: this.redisUrl, INSTANCE: this.name, ...this.env };
-    this.proc = new ManagedProcess(this.name, this.binary, [], env).spawn();
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (!this.proc.alive) {
-        await this.proc.exited;
-        throw new Error(`${this.name} exited at start (${JSON.stringify(this.proc.exit)}). Output:\n${indent(this.proc.output || "(no output)")}`);
-      }
-      if (await tryConnect(this.port)) return this;
-      await sleep(25);
-    }
-    await this.proc.stop();
-    throw new Error(`${this.name} did not accept TCP on ${this.port}. Output:\n${indent(this.proc.output || "(no output)")}`);
-  }
-
-  stop() {
-    return this.proc ? this.proc.stop() : null;
-  }
-
-  kill() {
-    return this.proc ? this.proc.kill() : null;
-  }
-
-  /** SIGSTOP / SIGCONT: the process keeps its connections but does nothing. */
-  pause() {
-    return this.proc && this.proc.signal("SIGSTOP");
-  }
-
-  resume() {
-    return this.proc && this.proc.signal("SIGCONT");
-  }
-
-  get output() {
-    return this.proc ? this.proc.output : "";
-  }
+/** One instance of the example `binary`, named `name` in env INSTANCE (not yet started). */
+function exampleInstance({ binary, name, redisUrl, env = {} }) {
+  return new ClusterServer({ binary, name, nameVar: "INSTANCE", redisUrl, env });
 }
 
 /** Waits until `channel` has `n` subscribers (each instance subscribes once it is ready). */
@@ -148,4 +77,4 @@ async function eventually(what, probe, ms = 5000, every = 20) {
   }
 }
 
-module.exports = { exampleBinary, ExampleInstance, waitForSubscribers, connectPeer, closeAll, eventually, sleep };
+module.exports = { exampleBinary, exampleInstance, waitForSubscribers, connectPeer, closeAll, eventually, sleep };

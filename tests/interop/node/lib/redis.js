@@ -8,8 +8,9 @@
 //   keySlot          a key's (or sharded channel's) hash slot, as CLUSTER KEYSLOT.
 //   redisCommand     one command over a raw RESP connection (no client library needed).
 //   RedisMonitor     records what Redis carries (MONITOR), printed when a test fails.
-//   ClusterServer    one Socket.IO test server (CONTRACT.md) in the cluster: courier's
-//                    socketio_test_server or the Node reference, with REDIS_URL and SERVER_NAME.
+//   ClusterServer    one server process in the cluster, with PORT, REDIS_URL and its name: a
+//                    Socket.IO test server (CONTRACT.md), courier's socketio_test_server or the
+//                    Node reference (SERVER_NAME), or any binary such as an example (INSTANCE).
 //
 // Which redis-server: env REDIS_SERVER (path), else the first of PATH and /usr/bin, /usr/local/bin.
 // Which redis-cli (clusters only): env REDIS_CLI, else next to redis-server, else on PATH.
@@ -789,15 +790,27 @@ function courierIsBinary() {
   return !(cmd && cmd.trim() !== "");
 }
 
-/** One Socket.IO test server (CONTRACT.md) in the cluster. */
+/**
+ * One server process in the cluster: the Socket.IO test server of `kind` ("courier" or "node"), or
+ * `binary` run with `args`. It gets PORT, REDIS_URL and its name in env `nameVar`, then `env`.
+ */
 class ClusterServer {
-  constructor({ kind, name, redisUrl, env = {} }) {
+  constructor({ kind, binary, args = [], name, nameVar = "SERVER_NAME", redisUrl, env = {} }) {
     this.kind = kind;
+    this.binary = binary;
+    this.args = args;
     this.name = name;
+    this.nameVar = nameVar;
     this.redisUrl = redisUrl;
     this.extraEnv = env;
     this.port = 0;
     this.proc = null;
+  }
+
+  /** What to run; read at each start, as serverCommand() reads the environment. */
+  command() {
+    if (this.binary) return { file: this.binary, args: this.args, label: this.binary };
+    return serverCommand(this.kind);
   }
 
   get httpUrl() {
@@ -809,14 +822,14 @@ class ClusterServer {
   }
 
   get label() {
-    return `${this.name} (${this.proc ? this.proc.label : this.kind}, port ${this.port})`;
+    return `${this.name} (${this.proc ? this.proc.label : this.kind || this.binary}, port ${this.port})`;
   }
 
   /** Starts it and waits until its port accepts TCP (10 s max). */
   async start() {
-    const { file, args, label } = serverCommand(this.kind);
+    const { file, args, label } = this.command();
     this.port = await freePort();
-    const env = { PORT: String(this.port), REDIS_URL: this.redisUrl, SERVER_NAME: this.name, ...this.extraEnv };
+    const env = { PORT: String(this.port), REDIS_URL: this.redisUrl, [this.nameVar]: this.name, ...this.extraEnv };
     this.proc = new ManagedProcess(`${this.name}: ${label}`, file, args, env).spawn();
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
@@ -846,6 +859,10 @@ class ClusterServer {
 
   resume() {
     return this.proc && this.proc.signal("SIGCONT");
+  }
+
+  get output() {
+    return this.proc ? this.proc.output : "";
   }
 
   get outputMark() {
