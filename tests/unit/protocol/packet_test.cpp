@@ -361,7 +361,7 @@ TEST_CASE("Decoder: binary event reassembled from text and N binary messages", "
   CHECK(out.data == Value::array({"again", Value::binary("bytes")}));
 }
 
-TEST_CASE("Decoder: the same placeholder may be used twice; unused attachments are fine", "[sio-packet]") {
+TEST_CASE("Decoder: the same placeholder may be used twice, and unused attachments are fine", "[sio-packet]") {
   const Decoded twice = decode(R"(51-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":0}])", {"x"});
   REQUIRE(twice.status == Status::ok);
   CHECK(twice.packet.data == Value::array({"a", Value::binary("x"), Value::binary("x")}));

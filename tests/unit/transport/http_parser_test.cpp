@@ -195,7 +195,7 @@ TEST_CASE("malformed requests fail with 400 (or 501 / 505)", "[transport][http]"
   }
 }
 
-TEST_CASE("duplicate identical Content-Length is accepted; Expect: 100-continue is reported", "[transport][http]") {
+TEST_CASE("duplicate identical Content-Length is accepted, and Expect: 100-continue is reported", "[transport][http]") {
   CHECK(parse("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok").requests.at(0).body == "ok");
   HttpRequestParser parser({}, [](const HttpRequest&) { return std::size_t{100}; });
   std::size_t used = 0;

@@ -176,7 +176,7 @@ TEST_CASE("a silent client is timed out: 408 mid-request, quiet close when idle"
   CHECK(silent.closed_by_server());
 }
 
-TEST_CASE("a half-sent head gets 408 after head_timeout; a body keeps the longer request_timeout", "[transport][listener]") {
+TEST_CASE("a half-sent head gets 408 after head_timeout, while a body keeps the longer request_timeout", "[transport][listener]") {
   ListenOptions lo;
   lo.head_timeout = 300ms;
   lo.request_timeout = 5s;
