@@ -2,6 +2,7 @@
 /// @file value.hpp
 /// courier::Value: the JSON-plus-binary value that Socket.IO events carry.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -16,6 +17,9 @@ namespace courier {
 
 class Value;
 struct Member;
+namespace detail {
+struct ValueAccess;
+}
 
 /// An array of values.
 using Array = std::vector<Value>;
@@ -33,13 +37,23 @@ struct Bytes {
 ///
 /// Values that come from the wire remember their JSON text (`raw_json()`), and courier writes that
 /// text back unchanged when such a value is emitted again, so a relay never re-serializes.
+/// The arguments of received events and acks are parsed lazily: the text is validated when the
+/// packet arrives (invalid JSON is refused then, as always), and the value is built on first
+/// read. A handler that only forwards or echoes an argument never pays for building it.
 ///
-/// Thread-safety: like std::string (concurrent const access is safe, mutation is not).
+/// Thread-safety: like std::string (concurrent const access is safe, mutation is not); the lazy
+/// first read is synchronized, so concurrent first reads of one value are safe too.
 class Value {
  public:
   enum class Type : std::uint8_t { null, boolean, integer, uinteger, number, string, binary, array, object };
 
   Value() noexcept = default;
+  /// Deep copy (a value not yet parsed is copied as its text, still unparsed).
+  Value(const Value& other);
+  Value(Value&& other) noexcept;
+  Value& operator=(const Value& other);
+  Value& operator=(Value&& other) noexcept;
+  ~Value() = default;
   Value(std::nullptr_t) noexcept {}
   Value(bool b) noexcept : v_(b) {}
   Value(int i) noexcept : v_(static_cast<std::int64_t>(i)) {}
@@ -65,7 +79,10 @@ class Value {
   /// Parses JSON text (no binary). Returns false and leaves `out` null on invalid JSON.
   static bool parse_json(std::string_view text, Value& out);
 
-  Type type() const noexcept { return static_cast<Type>(v_.index()); }
+  Type type() const noexcept {
+    materialize();
+    return static_cast<Type>(v_.index());
+  }
   bool is_null() const noexcept { return type() == Type::null; }
   bool is_bool() const noexcept { return type() == Type::boolean; }
   /// True for integers (signed or unsigned) and other numbers.
@@ -124,19 +141,32 @@ class Value {
   /// (used by courier's decoder; the buffer is kept alive by the value).
   void set_raw_json(std::shared_ptr<const std::string> buffer, std::string_view text) noexcept;
 
-  friend bool operator==(const Value& a, const Value& b) noexcept { return a.v_ == b.v_; }
+  friend bool operator==(const Value& a, const Value& b) noexcept {
+    a.materialize();
+    b.materialize();
+    return a.v_ == b.v_;
+  }
   friend bool operator!=(const Value& a, const Value& b) noexcept { return !(a == b); }
 
  private:
+  friend struct detail::ValueAccess;
+  enum : std::uint8_t { kParsed = 0, kLazy = 1, kBuilding = 2 };
+
   void set_unsigned(unsigned long long u) noexcept;
   void invalidate() noexcept {
     raw_.reset();
     raw_size_ = 0;
   }
+  // Builds v_ from raw_ if that has not happened yet (a lazily parsed wire value).
+  void materialize() const noexcept {
+    if (state_.load(std::memory_order_acquire) != kParsed) build();
+  }
+  void build() const noexcept;
 
-  std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Bytes, Array, Object> v_;
+  mutable std::variant<std::monostate, bool, std::int64_t, std::uint64_t, double, std::string, Bytes, Array, Object> v_;
   std::shared_ptr<const char> raw_;  // aliases the received packet's buffer
-  std::size_t raw_size_ = 0;
+  std::uint32_t raw_size_ = 0;       // wire text longer than 4 GiB is simply not kept
+  mutable std::atomic<std::uint8_t> state_{kParsed};
 };
 
 /// The arguments of an event or an ack: a std::vector<Value> whose operator[] never reads out of

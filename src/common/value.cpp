@@ -1,6 +1,7 @@
 #include <courier/value.hpp>
 
 #include <limits>
+#include <thread>
 
 #include "protocol/json.hpp"
 
@@ -11,6 +12,54 @@ const Array kEmptyArray;
 const Object kEmptyObject;
 const Value kNull;
 }  // namespace
+
+Value::Value(const Value& other) : raw_(other.raw_), raw_size_(other.raw_size_) {
+  // Still unparsed: the copy shares the text and stays unparsed (no parse for a copy).
+  if (other.state_.load(std::memory_order_acquire) == kLazy) {
+    state_.store(kLazy, std::memory_order_relaxed);
+    return;
+  }
+  other.materialize();  // waits for a build in progress on another thread
+  v_ = other.v_;
+}
+
+Value::Value(Value&& other) noexcept
+    : v_(std::move(other.v_)),
+      raw_(std::move(other.raw_)),
+      raw_size_(other.raw_size_),
+      state_(other.state_.load(std::memory_order_relaxed)) {
+  other.raw_size_ = 0;
+  other.state_.store(kParsed, std::memory_order_relaxed);
+}
+
+Value& Value::operator=(const Value& other) {
+  if (this != &other) *this = Value(other);
+  return *this;
+}
+
+Value& Value::operator=(Value&& other) noexcept {
+  if (this == &other) return *this;
+  v_ = std::move(other.v_);
+  raw_ = std::move(other.raw_);
+  raw_size_ = other.raw_size_;
+  state_.store(other.state_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  other.raw_size_ = 0;
+  other.state_.store(kParsed, std::memory_order_relaxed);
+  return *this;
+}
+
+void Value::build() const noexcept {
+  std::uint8_t expected = kLazy;
+  if (state_.compare_exchange_strong(expected, kBuilding, std::memory_order_acquire)) {
+    // The text was validated when the packet arrived, with the same parser and limits.
+    Value parsed;
+    if (detail::parse_json(raw_json(), parsed)) v_ = std::move(parsed.v_);
+    state_.store(kParsed, std::memory_order_release);
+    return;
+  }
+  // Another thread is building it: it is a short parse.
+  while (state_.load(std::memory_order_acquire) != kParsed) std::this_thread::yield();
+}
 
 void Value::set_unsigned(unsigned long long u) noexcept {
   if (u <= static_cast<unsigned long long>(std::numeric_limits<std::int64_t>::max()))
@@ -31,11 +80,13 @@ Value Value::object(std::initializer_list<std::pair<std::string, Value>> members
 bool Value::parse_json(std::string_view text, Value& out) { return detail::parse_json(text, out); }
 
 bool Value::as_bool(bool fallback) const noexcept {
+  materialize();
   if (auto* b = std::get_if<bool>(&v_)) return *b;
   return fallback;
 }
 
 std::int64_t Value::as_int(std::int64_t fallback) const noexcept {
+  materialize();
   switch (type()) {
     case Type::integer: return std::get<std::int64_t>(v_);
     case Type::uinteger: return std::numeric_limits<std::int64_t>::max();
@@ -51,6 +102,7 @@ std::int64_t Value::as_int(std::int64_t fallback) const noexcept {
 }
 
 std::uint64_t Value::as_uint(std::uint64_t fallback) const noexcept {
+  materialize();
   switch (type()) {
     case Type::integer: {
       const auto i = std::get<std::int64_t>(v_);
@@ -68,6 +120,7 @@ std::uint64_t Value::as_uint(std::uint64_t fallback) const noexcept {
 }
 
 double Value::as_double(double fallback) const noexcept {
+  materialize();
   switch (type()) {
     case Type::integer: return static_cast<double>(std::get<std::int64_t>(v_));
     case Type::uinteger: return static_cast<double>(std::get<std::uint64_t>(v_));
@@ -77,38 +130,45 @@ double Value::as_double(double fallback) const noexcept {
 }
 
 const std::string& Value::as_string() const noexcept {
+  materialize();
   if (auto* s = std::get_if<std::string>(&v_)) return *s;
   return kEmptyString;
 }
 
 const std::string& Value::as_binary() const noexcept {
+  materialize();
   if (auto* b = std::get_if<Bytes>(&v_)) return b->data;
   return kEmptyString;
 }
 
 const Array& Value::as_array() const noexcept {
+  materialize();
   if (auto* a = std::get_if<Array>(&v_)) return *a;
   return kEmptyArray;
 }
 
 const Object& Value::as_object() const noexcept {
+  materialize();
   if (auto* o = std::get_if<Object>(&v_)) return *o;
   return kEmptyObject;
 }
 
 Array& Value::make_array() {
+  materialize();
   invalidate();
   if (!std::holds_alternative<Array>(v_)) v_ = Array{};
   return std::get<Array>(v_);
 }
 
 Object& Value::make_object() {
+  materialize();
   invalidate();
   if (!std::holds_alternative<Object>(v_)) v_ = Object{};
   return std::get<Object>(v_);
 }
 
 std::size_t Value::size() const noexcept {
+  materialize();
   if (auto* a = std::get_if<Array>(&v_)) return a->size();
   if (auto* o = std::get_if<Object>(&v_)) return o->size();
   return 0;
@@ -148,6 +208,8 @@ Value& Value::push_back(Value value) {
 }
 
 bool Value::has_binary() const noexcept {
+  // Lazily parsed values come from text packets, whose JSON holds no binary.
+  if (state_.load(std::memory_order_acquire) != kParsed) return false;
   switch (type()) {
     case Type::binary: return true;
     case Type::array:
@@ -170,8 +232,10 @@ std::string Value::to_json() const {
 }
 
 void Value::set_raw_json(std::shared_ptr<const std::string> buffer, std::string_view text) noexcept {
+  if (text.size() > std::numeric_limits<std::uint32_t>::max()) return;
+  materialize();
   raw_ = std::shared_ptr<const char>(std::move(buffer), text.data());
-  raw_size_ = text.size();
+  raw_size_ = static_cast<std::uint32_t>(text.size());
 }
 
 }  // namespace courier

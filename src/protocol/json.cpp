@@ -2,10 +2,13 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+
+#include "common/value_access.hpp"
 
 namespace courier::detail {
 namespace {
@@ -261,7 +264,215 @@ int placeholder(const Value& v, std::size_t& num) {
   return 1;
 }
 
+// ---- Validation without building (scan_json) -------------------------------------------------
+// Must accept exactly what parse() accepts: RapidJSON 1.1's default grammar (no comments, no
+// trailing commas, no NaN/Infinity, unescaped control characters refused, \u escapes with a high
+// surrogate requiring a low one, bytes >= 0x80 passed unchecked), numbers by the JSON grammar (the
+// conversion in RawNumber cannot fail on them), nesting up to kMaxDepth, whitespace around the
+// root, a leading UTF-8 BOM skipped. The sio_decoder fuzzer checks the two against each other on every input.
+
+inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+inline int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Four hex digits at p (p + 4 <= end checked by the caller); -1 if not hex.
+inline long hex4(const char* p) noexcept {
+  long v = 0;
+  for (int k = 0; k < 4; ++k) {
+    const int h = hex_value(p[k]);
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+// p at the opening quote; returns the position after the closing quote, or nullptr.
+const char* scan_string(const char* p, const char* end) noexcept {
+  ++p;
+  while (p < end) {
+    const unsigned char c = static_cast<unsigned char>(*p);
+    if (c == '"') return p + 1;
+    if (c == '\\') {
+      if (++p == end) return nullptr;
+      switch (*p) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': ++p; break;
+        case 'u': {
+          if (end - p < 5) return nullptr;
+          const long cp = hex4(p + 1);
+          if (cp < 0) return nullptr;
+          p += 5;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u') return nullptr;
+            const long low = hex4(p + 2);
+            if (low < 0xDC00 || low > 0xDFFF) return nullptr;
+            p += 6;
+          }
+          break;
+        }
+        default: return nullptr;
+      }
+      continue;
+    }
+    if (c < 0x20) return nullptr;
+    ++p;
+  }
+  return nullptr;
+}
+
+// RapidJSON also refuses some grammatical numbers as "too big": an integer part that overflows a
+// double while it accumulates, or a positive exponent above 308 minus the fraction digits it
+// counted. Those rules depend on its arithmetic, so the rare numbers that can reach them (20+
+// integer digits, or a positive exponent) are checked by RapidJSON itself, alone: a number's
+// validity does not depend on what surrounds it.
+bool rapidjson_accepts_number(const char* begin, const char* end) noexcept {
+  rapidjson::MemoryStream ms(begin, static_cast<std::size_t>(end - begin));
+  InStream is(ms);
+  rapidjson::Reader reader;
+  rapidjson::BaseReaderHandler<> ignore;
+  return !reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(is, ignore).IsError();
+}
+
+const char* scan_number(const char* p, const char* end) noexcept {
+  const char* const begin = p;
+  if (*p == '-') ++p;
+  if (p == end) return nullptr;
+  const char* const digits = p;
+  if (*p == '0') {
+    ++p;
+  } else if (*p >= '1' && *p <= '9') {
+    while (++p < end && is_digit(*p)) {}
+  } else {
+    return nullptr;
+  }
+  bool ask_rapidjson = p - digits >= 20;
+  if (p < end && *p == '.') {
+    if (++p == end || !is_digit(*p)) return nullptr;
+    while (++p < end && is_digit(*p)) {}
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    if (++p < end && (*p == '+' || *p == '-')) {
+      ask_rapidjson |= *p == '+';
+      ++p;
+    } else {
+      ask_rapidjson = true;
+    }
+    if (p == end || !is_digit(*p)) return nullptr;
+    while (++p < end && is_digit(*p)) {}
+  }
+  if (ask_rapidjson && !rapidjson_accepts_number(begin, p)) return nullptr;
+  return p;
+}
+
+inline const char* skip_space(const char* p, const char* end) noexcept {
+  while (p < end && is_json_space(*p)) ++p;
+  return p;
+}
+
+const char* scan_literal(const char* p, const char* end, std::string_view word) noexcept {
+  if (static_cast<std::size_t>(end - p) < word.size() || std::string_view(p, word.size()) != word) return nullptr;
+  return p + word.size();
+}
+
 }  // namespace
+
+bool scan_json(std::string_view text, bool& root_is_array, std::vector<JsonSpan>* elements) {
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  const char* p = begin;
+  // RapidJSON skips a UTF-8 BOM: its EncodedInputStream<UTF8, MemoryStream> skips each of the
+  // three bytes, in order, where present.
+  for (const char bom : {'\xef', '\xbb', '\xbf'})
+    if (p < end && *p == bom) ++p;
+  p = skip_space(p, end);
+  root_is_array = p < end && *p == '[';
+  bool is_object[kMaxDepth];  // the kind of each open container
+  std::size_t depth = 0;
+  const char* element_begin = nullptr;
+  const bool spans = elements && root_is_array;
+  for (;;) {
+    // A value is expected at p (after whitespace).
+    p = skip_space(p, end);
+    if (p == end) return false;
+    if (spans && depth == 1) element_begin = p;
+    switch (*p) {
+      case '{':
+      case '[': {
+        if (depth == kMaxDepth) return false;
+        const bool object = *p == '{';
+        is_object[depth++] = object;
+        p = skip_space(p + 1, end);
+        if (p < end && *p == (object ? '}' : ']')) {
+          ++p;
+          --depth;
+          break;  // an empty container is a complete value
+        }
+        if (!object) continue;  // its first element
+        goto key;
+      }
+      case '"': p = scan_string(p, end); break;
+      case 't': p = scan_literal(p, end, "true"); break;
+      case 'f': p = scan_literal(p, end, "false"); break;
+      case 'n': p = scan_literal(p, end, "null"); break;
+      default: p = (*p == '-' || is_digit(*p)) ? scan_number(p, end) : nullptr; break;
+    }
+    if (!p) return false;
+  after_value:
+    // A value ended at p: the container around it decides what comes next.
+    if (spans && depth == 1) elements->push_back(JsonSpan{static_cast<std::uint32_t>(element_begin - begin),
+                                                          static_cast<std::uint32_t>(p - begin)});
+    p = skip_space(p, end);
+    if (depth == 0) return p == end;
+    if (p == end) return false;
+    if (*p == ',') {
+      ++p;
+      if (!is_object[depth - 1]) continue;
+      goto key;
+    }
+    if (*p != (is_object[depth - 1] ? '}' : ']')) return false;
+    ++p;
+    --depth;
+    goto after_value;
+  key:
+    p = skip_space(p, end);
+    if (p == end || *p != '"' || !(p = scan_string(p, end))) return false;
+    p = skip_space(p, end);
+    if (p == end || *p != ':') return false;
+    ++p;
+  }
+}
+
+bool parse_json_lazy_args(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out,
+                          bool name_first) {
+  thread_local std::vector<JsonSpan> spans;
+  spans.clear();
+  bool root_is_array = false;
+  if (text.size() > std::numeric_limits<std::uint32_t>::max() || !scan_json(text, root_is_array, &spans))
+    return false;
+  if (!root_is_array) return parse(text, out, nullptr);  // refused by the packet checks anyway
+  Array a;
+  a.reserve(spans.size());
+  for (const JsonSpan& span : spans) {
+    const std::string_view element = text.substr(span.begin, span.end - span.begin);
+    if (name_first && a.empty() && element.front() == '"' &&
+        element.find('\\') == std::string_view::npos) {
+      // The event name is read at once to dispatch: a plain string is taken as is.
+      Value name(std::string(element.substr(1, element.size() - 2)));
+      name.set_raw_json(buffer, element);
+      a.push_back(std::move(name));
+    } else {
+      a.push_back(ValueAccess::lazy(buffer, element));
+      if (name_first && a.size() == 1) static_cast<void>(a.back().type());  // escaped name: parsed now
+    }
+  }
+  if (spans.capacity() > 4096) std::vector<JsonSpan>().swap(spans);
+  out = Value(std::move(a));
+  return true;
+}
 
 void write_json_string(std::string_view s, std::string& out) {
   out += '"';
@@ -326,12 +537,14 @@ void write_json(const Value& v, std::string& out, std::vector<std::string>* atta
 }
 
 void write_json_array(const Array& a, std::string& out, std::vector<std::string>* attachments) {
+  write_json_values(a.data(), a.size(), out, attachments);
+}
+
+void write_json_values(const Value* values, std::size_t count, std::string& out, std::vector<std::string>* attachments) {
   out += '[';
-  bool first = true;
-  for (const auto& e : a) {
-    if (!first) out += ',';
-    first = false;
-    write_json(e, out, attachments);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) out += ',';
+    write_json(values[i], out, attachments);
   }
   out += ']';
 }

@@ -2,6 +2,8 @@
 // JSON reading (RapidJSON) and writing (by hand: compact, key order kept, exact 64-bit integers)
 // for courier::Value, with Socket.IO's binary placeholders.
 
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +19,8 @@ void write_json(const Value& v, std::string& out, std::vector<std::string>* atta
 
 /// As write_json, for an array held as such (no Value around it).
 void write_json_array(const Array& a, std::string& out, std::vector<std::string>* attachments);
+/// As write_json_array, for `count` values at `values`.
+void write_json_values(const Value* values, std::size_t count, std::string& out, std::vector<std::string>* attachments);
 
 /// Appends `s` as a JSON string literal.
 void write_json_string(std::string_view s, std::string& out);
@@ -27,6 +31,24 @@ bool parse_json(std::string_view text, Value& out);
 /// Parses JSON text that lies inside `buffer`; when it is an array, each top-level element keeps
 /// a view of its exact wire text in `buffer` (for relays that forward without re-serializing).
 bool parse_json_keep_raw(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out);
+
+/// Where one element of a top-level array lies in the text: [begin, end).
+struct JsonSpan {
+  std::uint32_t begin;
+  std::uint32_t end;
+};
+
+/// Checks that `text` is one JSON value exactly as parse_json accepts it (same grammar, same
+/// nesting limit), without building anything. When the root is an array and `elements` is set,
+/// the spans of its elements are appended there. The text must be shorter than 4 GiB.
+bool scan_json(std::string_view text, bool& root_is_array, std::vector<JsonSpan>* elements);
+
+/// Parses the payload of a text EVENT or ACK packet, `text` lying inside `buffer`: validated
+/// now, and when it is an array each element is a lazily parsed value over its wire text (the
+/// first one, the event name, is built at once when `name_first`). Other roots are parsed
+/// eagerly. False on invalid JSON.
+bool parse_json_lazy_args(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out,
+                          bool name_first);
 
 /// Replaces placeholders {"_placeholder":true,"num":N} with the N-th attachment. False when a
 /// placeholder names a missing attachment.

@@ -87,7 +87,11 @@ bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, 
   }
   if (i < s.size()) {
     const std::string_view json = s.substr(i);
-    const bool ok = buffer ? parse_json_keep_raw(*buffer, json, out.data) : parse_json(json, out.data);
+    // Event and ack arguments are validated now and built when a handler reads them.
+    const bool args = out.type == SioType::event || out.type == SioType::ack;
+    const bool ok = buffer && args ? parse_json_lazy_args(*buffer, json, out.data, out.type == SioType::event)
+                    : buffer       ? parse_json_keep_raw(*buffer, json, out.data)
+                                   : parse_json(json, out.data);
     if (!ok) {
       error = "invalid JSON payload";
       return false;
@@ -163,9 +167,14 @@ EncodedPacket encode(const SioPacket& packet) {
 }
 
 EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Array& data) {
+  return encode(type, nsp, id, data.data(), data.size());
+}
+
+EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
+                     std::size_t count) {
   std::vector<std::string> attachments;
   std::string& json = json_scratch();
-  write_json_array(data, json, &attachments);
+  write_json_values(values, count, json, &attachments);
   EncodedPacket out = assemble(type, nsp, id, json, attachments);
   release_scratch(json);
   return out;

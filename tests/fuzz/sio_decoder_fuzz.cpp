@@ -1,7 +1,9 @@
 // libFuzzer: Socket.IO packet decoding with binary attachments (the first byte picks how the
-// input is split into a text message and binary messages), and JSON values.
+// input is split into a text message and binary messages), and JSON values: parse, write, read
+// again, and the validate-only scanner of lazily parsed arguments against the parser.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -30,10 +32,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     pos = next;
   }
   courier::Value v;
-  if (parse_json(rest, v)) {
+  const bool parsed = parse_json(rest, v);
+  if (parsed) {
     const std::string json = v.to_json();
     courier::Value again;
     if (!v.has_binary() && !parse_json(json, again)) __builtin_trap();  // what we write, we read
   }
+  // The validator behind lazily parsed arguments accepts exactly what the parser accepts, and a
+  // lazy argument reads back as the eager parse of its text.
+  bool root_is_array = false;
+  if (scan_json(rest, root_is_array, nullptr) != parsed) __builtin_trap();
+  auto buffer = std::make_shared<const std::string>(rest);
+  courier::Value lazy;
+  if (parse_json_lazy_args(buffer, *buffer, lazy, false) != parsed) __builtin_trap();
+  if (parsed && !(lazy == v)) __builtin_trap();
   return 0;
 }
