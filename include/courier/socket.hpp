@@ -21,27 +21,35 @@ class Room;
 
 namespace detail {
 class SocketImpl;
-}
+class AckTarget;
+}  // namespace detail
 
 /// The reply to one event the client sent with an ack callback. Copyable; the first call wins.
 ///
-/// Thread-safety: may be called once from any thread, now or later.
+/// Thread-safety: may be called from any thread, now or later; of concurrent calls exactly one
+/// sends.
 class Ack {
  public:
   Ack() = default;
-  explicit Ack(std::function<void(Args)> send) : send_(std::make_shared<std::function<void(Args)>>(std::move(send))) {}
-  /// True when the client asked for an ack.
-  explicit operator bool() const noexcept { return send_ && *send_; }
+  /// An ack that hands its arguments to `send` (once).
+  explicit Ack(std::function<void(Args)> send);
+  /// Used by courier itself.
+  explicit Ack(std::shared_ptr<detail::AckTarget> target) noexcept : target_(std::move(target)) {}
+  /// True when the client asked for an ack and it has not been sent yet.
+  explicit operator bool() const noexcept;
   /// Sends the ack with these arguments (ignored after the first call or without an ack).
   void operator()(Args args = {}) const;
-  /// Sends the ack with the given values: `ack(1, "two")`.
+  /// Sends the ack with the given values: `ack(1, "two")`. Encoded straight from the values when
+  /// called on the server's thread (no argument list is allocated).
   template <class A, class... Rest>
   void operator()(A&& a, Rest&&... rest) const {
-    (*this)(Args{Value(std::forward<A>(a)), Value(std::forward<Rest>(rest))...});
+    Value values[] = {Value(std::forward<A>(a)), Value(std::forward<Rest>(rest))...};
+    send_values(values, 1 + sizeof...(Rest));
   }
 
  private:
-  std::shared_ptr<std::function<void(Args)>> send_;
+  void send_values(Value* values, std::size_t count) const;
+  std::shared_ptr<detail::AckTarget> target_;
 };
 
 /// Handler of one event: its arguments (without the event name) and the ack (empty if none asked).

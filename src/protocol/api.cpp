@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "protocol/ack_target.hpp"
 #include "protocol/server_impl.hpp"
 
 namespace courier {
@@ -31,11 +32,30 @@ std::string_view to_string(DisconnectReason reason) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Ack
 
+namespace {
+// An ack answered by a std::function (the public constructor).
+class FunctionAck final : public detail::AckTarget {
+ public:
+  explicit FunctionAck(std::function<void(Args)> f) : f_(std::move(f)) {}
+  void send(Args args) override { f_(std::move(args)); }
+
+ private:
+  std::function<void(Args)> f_;
+};
+}  // namespace
+
+Ack::Ack(std::function<void(Args)> send) {
+  if (send) target_ = std::make_shared<FunctionAck>(std::move(send));
+}
+
+Ack::operator bool() const noexcept { return target_ && !target_->used(); }
+
 void Ack::operator()(Args args) const {
-  if (!send_ || !*send_) return;
-  auto f = std::move(*send_);
-  *send_ = nullptr;
-  f(std::move(args));
+  if (target_ && target_->claim()) target_->send(std::move(args));
+}
+
+void Ack::send_values(Value* values, std::size_t count) const {
+  if (target_ && target_->claim()) target_->send_values(values, count);
 }
 
 // ---------------------------------------------------------------------------------------------

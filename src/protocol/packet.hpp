@@ -42,6 +42,9 @@ EncodedPacket encode(const SioPacket& packet);
 /// Encodes a packet whose payload is the array `data`, without building a SioPacket (relays and
 /// acks: no copy of the data).
 EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Array& data);
+/// As above, for `count` values at `values` (an ack's arguments where they are).
+EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
+                     std::size_t count);
 
 /// Default largest number of binary attachments one packet may announce: socket.io-parser's
 /// default (an unbounded count would let one client make the server buffer anything).

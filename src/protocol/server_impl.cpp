@@ -307,18 +307,42 @@ void SocketImpl::on_packet(SioPacket& packet) {
   }
 }
 
-Ack SocketImpl::make_ack(std::uint64_t id) {
-  std::weak_ptr<SocketImpl> weak = shared_from_this();
-  asio::io_context* io = &io_;
-  return Ack([weak, id, io](Args args) {
-    run_on(*io, [weak, id, args = std::move(args)]() mutable {
-      auto self = weak.lock();
-      if (!self || !self->connected_) return;
-      // Encoded straight from the arguments: no packet or Value built around them.
-      self->client_->write(encode(SioType::ack, self->nsp_->name(), id, args), false);
+namespace {
+// The ack of one event from a client: one allocation per acked event, and on the server's thread
+// the reply is encoded straight from the handler's values (no packet, Value or list around them).
+class SocketAck final : public AckTarget {
+ public:
+  SocketAck(std::weak_ptr<SocketImpl> socket, std::uint64_t id, asio::io_context& io)
+      : socket_(std::move(socket)), id_(id), io_(io) {}
+
+  void send(Args args) override {
+    run_on(io_, [socket = socket_, id = id_, args = std::move(args)] {
+      write(socket, id, args.data(), args.size());
     });
-  });
+  }
+  void send_values(Value* values, std::size_t count) override {
+    if (!io_.get_executor().running_in_this_thread()) return AckTarget::send_values(values, count);
+    write(socket_, id_, values, count);
+  }
+
+ private:
+  static void write(const std::weak_ptr<SocketImpl>& socket, std::uint64_t id, const Value* values, std::size_t count) {
+    auto self = socket.lock();
+    if (!self || !self->connected()) return;
+    self->write_ack(id, values, count);
+  }
+
+  std::weak_ptr<SocketImpl> socket_;
+  std::uint64_t id_;
+  asio::io_context& io_;
+};
+}  // namespace
+
+void SocketImpl::write_ack(std::uint64_t id, const Value* values, std::size_t count) {
+  client_->write(encode(SioType::ack, nsp_->name(), id, values, count), false);
 }
+
+Ack SocketImpl::make_ack(std::uint64_t id) { return Ack(std::make_shared<SocketAck>(weak_from_this(), id, io_)); }
 
 void SocketImpl::rate_limited() {
   auto server = nsp_->server();

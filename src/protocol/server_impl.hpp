@@ -29,6 +29,7 @@
 #include <courier/timer.hpp>
 
 #include "engine/rate_limiter.hpp"
+#include "protocol/ack_target.hpp"
 #include "protocol/packet.hpp"
 
 namespace courier::detail {
@@ -131,6 +132,8 @@ class SocketImpl final : public LocalSocket, public std::enable_shared_from_this
   void on_close(DisconnectReason reason);
   /// Marks the socket connected and sends CONNECT; the namespace then announces it.
   void connect_ack();
+  /// Writes the ACK packet of event `id` with these arguments. Server's thread.
+  void write_ack(std::uint64_t id, const Value* values, std::size_t count);
 
  private:
   void on_event(SioPacket& packet);
