@@ -5,7 +5,7 @@
 // * One Connection object per TCP socket, small: HTTP-only state (parser, request, timer) lives in
 //   a separately allocated block that is freed when the connection upgrades to WebSocket, and an
 //   idle connection owns no read buffer at all.
-// * Reads wait for readability (async_wait), then read non-blocking into ONE 64 KiB scratch buffer
+// * Reads wait for readability (StreamSocket::async_wait_readable: no epoll_ctl per wait), then read non-blocking into ONE 64 KiB scratch buffer
 //   shared by all connections of the listener (single-threaded io_context), as often as data is
 //   there (bounded per turn for fairness), parse every complete frame / request in place
 //   (unmasking in place, no copy for an unfragmented message) and dispatch. Only the bytes of an
@@ -34,7 +34,6 @@
 
 #include <algorithm>
 #include <array>
-#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -50,6 +49,7 @@
 #include "transport/http_parser.hpp"
 #include "transport/sha1.hpp"
 #include "transport/static_files.hpp"
+#include "transport/stream_socket.hpp"
 #include "transport/tls.hpp"
 #include "transport/ws_frame.hpp"
 
@@ -291,7 +291,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
 
   std::shared_ptr<TransportContext> ctx_;
   std::weak_ptr<ListenerImpl> listener_;
-  asio::ip::tcp::socket socket_;
+  StreamSocket socket_;
   std::unique_ptr<HttpState> http_;
   std::unique_ptr<asio::steady_timer> timer_;  // only while HTTP or a close handshake needs one
   std::unique_ptr<TlsSession> tls_;            // TLS hook: null on a plain connection
@@ -305,6 +305,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   Mode mode_ = Mode::http;
   bool reading_ = false;
   bool read_paused_ = false;
+  bool input_left_ = false;  // the socket may hold unread input: arm_read must not wait for an edge
   bool write_waiting_ = false;
   bool flush_scheduled_ = false;
   bool close_after_flush_ = false;
@@ -423,7 +424,22 @@ void Connection::start() {
 void Connection::arm_read() {
   if (reading_ || read_paused_ || mode_ == Mode::closed) return;
   reading_ = true;
-  socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const std::error_code& ec) {
+  if (input_left_) {
+    // The last read did not drain the socket, and the edge-triggered wait below would not fire
+    // for input that is already there: read again after the other connections had their turn.
+    input_left_ = false;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->reading_ = false;
+      if (self->mode_ == Mode::closed) return;
+      if (self->read_paused_) {
+        self->input_left_ = true;  // still unread: the resume reads it
+        return;
+      }
+      self->on_readable();
+    });
+    return;
+  }
+  socket_.async_wait_readable([self = shared_from_this()](const std::error_code& ec) {
     self->reading_ = false;
     if (self->mode_ == Mode::closed) return;
     if (ec) {
@@ -438,10 +454,14 @@ void Connection::on_readable() {
   if (tls_) return on_readable_tls();  // TLS hook
   auto self = shared_from_this();
   char* scratch = ctx_->scratch.get();
+  input_left_ = true;  // until a short read or EAGAIN shows the socket drained
   for (int round = 0; round < kReadsPerTurn; ++round) {
     std::error_code ec;
     const std::size_t n = socket_.read_some(asio::buffer(scratch, kScratchSize), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      input_left_ = false;
+      break;
+    }
     if (ec) {
       on_transport_error(ec);
       return;
@@ -449,7 +469,10 @@ void Connection::on_readable() {
     if (mode_ == Mode::lingering) continue;  // discarded: we only wait for the client's FIN
     consume(scratch, n);
     if (mode_ == Mode::closed || read_paused_) return;
-    if (n < kScratchSize) break;
+    if (n < kScratchSize) {
+      input_left_ = false;
+      break;
+    }
   }
   arm_read();
 }
@@ -880,10 +903,14 @@ void Connection::on_readable_tls() {
   auto self = shared_from_this();
   char* cipher = ctx_->tls_scratch.get();
   char* plain = ctx_->scratch.get();
+  input_left_ = true;  // until a short read or EAGAIN shows the socket drained
   for (int round = 0; round < kReadsPerTurn; ++round) {
     std::error_code ec;
     const std::size_t n = socket_.read_some(asio::buffer(cipher, kScratchSize), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      input_left_ = false;
+      break;
+    }
     if (ec) {
       on_transport_error(ec);
       return;
@@ -919,7 +946,10 @@ void Connection::on_readable_tls() {
     }
     schedule_tls_output();  // handshake messages, session tickets, key updates
     if (read_paused_) return;
-    if (n < kScratchSize) break;
+    if (n < kScratchSize) {
+      input_left_ = false;
+      break;
+    }
   }
   arm_read();
 }
