@@ -424,22 +424,7 @@ void Connection::start() {
 void Connection::arm_read() {
   if (reading_ || read_paused_ || mode_ == Mode::closed) return;
   reading_ = true;
-  if (input_left_) {
-    // The last read did not drain the socket, and the edge-triggered wait below would not fire
-    // for input that is already there: read again after the other connections had their turn.
-    input_left_ = false;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      self->reading_ = false;
-      if (self->mode_ == Mode::closed) return;
-      if (self->read_paused_) {
-        self->input_left_ = true;  // still unread: the resume reads it
-        return;
-      }
-      self->on_readable();
-    });
-    return;
-  }
-  socket_.async_wait_readable([self = shared_from_this()](const std::error_code& ec) {
+  auto on_wait = [self = shared_from_this()](const std::error_code& ec) {
     self->reading_ = false;
     if (self->mode_ == Mode::closed) return;
     if (ec) {
@@ -447,7 +432,14 @@ void Connection::arm_read() {
       return;
     }
     self->on_readable();
-  });
+  };
+  if (input_left_) {
+    // The socket may still hold input (the last read stopped before a short read or EAGAIN): an
+    // edge-triggered wait would not fire for it, async_wait's re-registration checks the level.
+    socket_.async_wait(asio::socket_base::wait_read, std::move(on_wait));
+  } else {
+    socket_.async_wait_readable(std::move(on_wait));
+  }
 }
 
 void Connection::on_readable() {
