@@ -4,18 +4,27 @@ interop test server started with TLS_CERT / TLS_KEY (tests/interop/socketio_serv
 The certificate is self-signed, made at test time with the openssl tool (env OPENSSL, default
 "openssl") in a temporary directory, and trusted as the only CA through a requests session whose
 `verify` is its path (python-engineio hands that path to websocket-client for wss too): verification
-stays on. A client without it fails to connect and the server keeps serving. Run with /usr/bin/python3."""
+stays on. A client without it fails to connect and the server keeps serving. Run with /usr/bin/python3.
+
+websocket-client's TLS sockets are wrapped by ssl_threads (its docstring says why: python-engineio's
+read and write threads share one SSLSocket, and CPython then reports spurious EOFs on it);
+SslSocketSharedByThreads checks that wrapper without the server."""
 import os
 import shutil
+import socket
+import ssl
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 import unittest
 
 import requests
 import socketio
 
 import harness
+import ssl_threads
 
 SERVER = harness.ServerUnderTest("COURIER_SOCKETIO_TEST_SERVER")
 TIMEOUT = 5.0
@@ -34,6 +43,7 @@ def setUpModule():
         raise RuntimeError("cannot make a test certificate with openssl (scripts/install-deps.sh): %s" % e)
     os.environ["TLS_CERT"] = CERT
     os.environ["TLS_KEY"] = KEY
+    ssl_threads.install()
     SERVER.start()
 
 
@@ -98,6 +108,75 @@ class PollingOnly(TlsTests):
 
 class WebSocketOnly(TlsTests):
     transports = ["websocket"]
+
+
+# A TLS peer in its own process (no GIL shared with the client's threads) that reads and discards
+# everything and never writes or closes: the client's reads can only time out. Prints its port.
+SINK = """
+import socket, ssl, sys, threading
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+listener = socket.create_server(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+def drain(conn):
+    try:
+        tls = ctx.wrap_socket(conn, server_side=True)
+        while tls.recv(65536):
+            pass
+    except OSError:
+        pass
+while True:
+    threading.Thread(target=drain, args=(listener.accept()[0],), daemon=True).start()
+"""
+
+
+class SslSocketSharedByThreads(unittest.TestCase):
+    """One thread reads while another writes the same client TLS socket, as python-engineio's
+    wss transport does. On the bare SSLSocket, recv() now and then returns b'' (or fails) although
+    the peer never sends or closes; through ssl_threads it only times out."""
+    SECONDS = 2.0
+
+    def test_reads_only_time_out_while_another_thread_writes(self):
+        sink = subprocess.Popen([sys.executable, "-c", SINK, CERT, KEY], stdout=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        self.addCleanup(sink.wait)
+        self.addCleanup(sink.kill)
+        port = int(sink.stdout.readline())
+        context = ssl.create_default_context(cafile=CERT)
+        raw = context.wrap_socket(socket.create_connection((harness.HOST, port), timeout=TIMEOUT),
+                                  server_hostname=harness.HOST)
+        self.addCleanup(raw.close)
+        tls = ssl_threads.SerializedSslSocket(raw)
+        tls.settimeout(0.002)  # many reads, each one a chance for the race
+        stop = time.monotonic() + self.SECONDS
+        spurious, timeouts = [], [0]
+
+        def reader():
+            while time.monotonic() < stop:
+                try:
+                    spurious.append(tls.recv(2))
+                    return
+                except socket.timeout:
+                    timeouts[0] += 1
+                except OSError as e:
+                    spurious.append(e)
+                    return
+
+        def writer():
+            blob = b"x" * 1024
+            while time.monotonic() < stop:
+                try:
+                    tls.sendall(blob)
+                except socket.timeout:
+                    pass
+
+        threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(spurious, [], "a read that did not time out (after %d that did)" % timeouts[0])
+        self.assertGreater(timeouts[0], 0)
 
 
 if __name__ == "__main__":
