@@ -17,6 +17,7 @@
 #include "common/value_access.hpp"
 #include "protocol/json.hpp"
 #include "protocol/packet.hpp"
+#include "nested_json.hpp"
 
 using courier::Array;
 using courier::Value;
@@ -68,12 +69,8 @@ TEST_CASE("scan_json agrees with parse_json on valid and invalid documents", "[j
 }
 
 TEST_CASE("scan_json: the nesting limit is the parser's (128)", "[json]") {
-  const auto arrays = [](std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
-  const auto objects = [](std::size_t depth) {
-    std::string text;
-    for (std::size_t i = 0; i < depth; ++i) text += "{\"k\":";
-    return text + "null" + std::string(depth, '}');
-  };
+  const auto arrays = courier_test::nested_arrays;
+  const auto objects = courier_test::nested_objects;
   for (std::size_t depth : {1u, 127u, 128u, 129u, 100000u}) {
     INFO("depth " << depth);
     CHECK(scan(arrays(depth)) == parses(arrays(depth)));

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "../child_process.hpp"
+#include "nested_json.hpp"
 
 #include <fcntl.h>
 #include <csignal>
@@ -705,12 +706,8 @@ TEST_CASE("Value::parse_json: deep nesting does not overflow the stack", "[value
 
 TEST_CASE("Value::parse_json: nesting limit of 128 levels", "[value]") {
   // json.cpp refuses nesting deeper than 128 (kMaxDepth) instead of recursing without bound.
-  const auto arrays = [](std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
-  const auto objects = [](std::size_t depth) {
-    std::string text;
-    for (std::size_t i = 0; i < depth; ++i) text += "{\"k\":";
-    return text + "null" + std::string(depth, '}');
-  };
+  const auto arrays = courier_test::nested_arrays;
+  const auto objects = courier_test::nested_objects;
   Value v;
   REQUIRE(Value::parse_json(arrays(128), v));
   std::size_t depth = 0;
