@@ -256,16 +256,21 @@ void EngineSession::on_heartbeat_timer() {
 // ---------------------------------------------------------------------------------------------
 // Receiving
 
+void EngineSession::deliver_message(std::string_view data, bool binary) {
+  EngineCounters::add(counters_->packets_in);
+  EngineCounters::add(counters_->bytes_in, data.size());
+  if (on_message_) {
+    EngineMessage m{data, binary};
+    on_message_(m);
+  }
+}
+
 void EngineSession::handle_packet(Packet& packet) {
+  if (packet.type == PacketType::message) return deliver_message(packet.data, packet.binary);
   EngineCounters::add(counters_->packets_in);
   EngineCounters::add(counters_->bytes_in, packet.data.size());
   switch (packet.type) {
-    case PacketType::message:
-      if (on_message_) {
-        EngineMessage m{packet.data, packet.binary};
-        on_message_(m);
-      }
-      break;
+    case PacketType::message: break;  // above
     case PacketType::pong:
       if (awaiting_pong_) schedule_ping();
       break;
@@ -370,12 +375,7 @@ void EngineSession::on_ws_message(const WsLink* link, std::string_view data, boo
   if (!binary && !data.empty() && data.front() == '4') {
     // A text message, the common case, goes up as a view of the frame: no Packet, no copy (the
     // transport has checked its UTF-8).
-    EngineCounters::add(counters_->packets_in);
-    EngineCounters::add(counters_->bytes_in, data.size() - 1);
-    if (on_message_) {
-      EngineMessage m{data.substr(1), false};
-      on_message_(m);
-    }
+    deliver_message(data.substr(1), false);
     return;
   }
   Packet packet;

@@ -80,6 +80,8 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   void run_on_thread(F&& f);
   void send_now(QueuedPacket packet);
   void handle_packet(Packet& packet);
+  /// Counts a received message and hands it to the message handler.
+  void deliver_message(std::string_view data, bool binary);
   void flush_poll();
   void respond_poll(std::string payload);
   void schedule_ping();

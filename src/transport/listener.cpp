@@ -5,8 +5,9 @@
 // * One Connection object per TCP socket, small: HTTP-only state (parser, request, timer) lives in
 //   a separately allocated block that is freed when the connection upgrades to WebSocket, and an
 //   idle connection owns no read buffer at all.
-// * Reads wait for readability (StreamSocket::async_wait_readable: no epoll_ctl per wait), then read non-blocking into ONE 64 KiB scratch buffer
-//   shared by all connections of the listener (single-threaded io_context), as often as data is
+// * Reads wait for readability (StreamSocket::async_wait_readable: no epoll_ctl per wait when the
+//   last read drained the socket), then read non-blocking into ONE 64 KiB scratch buffer shared
+//   by all connections of the listener (single-threaded io_context), as often as data is
 //   there (bounded per turn for fairness), parse every complete frame / request in place
 //   (unmasking in place, no copy for an unfragmented message) and dispatch. Only the bytes of an
 //   incomplete frame are copied into a per-connection buffer, sized to that frame, and released
