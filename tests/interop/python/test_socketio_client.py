@@ -14,6 +14,7 @@ TIMEOUT = 5.0
 
 
 def setUpModule():
+    harness.dispatch_messages_in_order()
     SERVER.start()
 
 
@@ -142,6 +143,26 @@ class SocketIOClientTests(unittest.TestCase):
         self.assertEqual(wa.wait("news"), ({"n": 1},))
         ids = b.call("fetch", room, timeout=TIMEOUT)
         self.assertEqual(ids, [a.get_sid()])
+
+
+class HarnessDispatchesInOrder(unittest.TestCase):
+    """harness.dispatch_messages_in_order() keeps a binary ack's attachment behind its header even
+    when decoding the header is slow, which without it loses the ack (its docstring says why)."""
+
+    def test_slow_header_decode_keeps_binary_ack(self):
+        decode = socketio.packet.Packet.decode
+
+        def slow_decode(packet, encoded):
+            if isinstance(encoded, str) and encoded[:1] in ("5", "6"):  # binary event / binary ack
+                time.sleep(0.05)
+            return decode(packet, encoded)
+
+        socketio.packet.Packet.decode = slow_decode
+        self.addCleanup(setattr, socketio.packet.Packet, "decode", decode)
+        client = socketio.Client(reconnection=False)
+        client.connect(url(), transports=["websocket"], wait_timeout=TIMEOUT)
+        self.addCleanup(client.disconnect)
+        self.assertEqual(client.call("echo", ("text", b"\x00\x01"), timeout=TIMEOUT), ("text", b"\x00\x01"))
 
 
 class PollingOnly(SocketIOClientTests):

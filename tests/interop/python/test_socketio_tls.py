@@ -8,7 +8,8 @@ stays on. A client without it fails to connect and the server keeps serving. Run
 
 websocket-client's TLS sockets are wrapped by ssl_threads (its docstring says why: python-engineio's
 read and write threads share one SSLSocket, and CPython then reports spurious EOFs on it);
-SslSocketSharedByThreads checks that wrapper without the server."""
+SslSocketSharedByThreads checks that wrapper without the server. The client's messages are handled in
+the order they arrived (harness.dispatch_messages_in_order says why)."""
 import os
 import shutil
 import socket
@@ -44,6 +45,7 @@ def setUpModule():
     os.environ["TLS_CERT"] = CERT
     os.environ["TLS_KEY"] = KEY
     ssl_threads.install()
+    harness.dispatch_messages_in_order()
     SERVER.start()
 
 
