@@ -68,6 +68,27 @@ TEST_CASE("scan_json agrees with parse_json on valid and invalid documents", "[j
   }
 }
 
+TEST_CASE("scan_json: strings with a special byte at every position of the 16-byte fast path", "[json]") {
+  // The scanner skips plain string bytes 16 at a time: each byte that ends a run must be seen
+  // wherever it falls in or around a block, also in the scalar tail.
+  const std::vector<std::string> specials = {"\"", "\\", std::string(1, '\0'), "\x01", "\x1f", " ",
+                                             "\x7f", "\x80", "\xff", "\\n", "\\u00e9", "\\x", "\\"};
+  for (std::size_t length = 0; length <= 40; ++length) {
+    for (std::size_t at = 0; at <= length; ++at) {
+      for (const auto& special : specials) {
+        std::string body(length, 'x');
+        body.insert(at, special);
+        for (const std::string& text : {"\"" + body + "\"", "[\"" + body + "\",1]", "{\"" + body + "\":2}"}) {
+          INFO("input: " << text);
+          REQUIRE(scan(text) == parses(text));
+        }
+      }
+    }
+  }
+  CHECK(scan("[\"" + std::string(1000, 'y') + "\"]"));
+  CHECK_FALSE(scan("[\"" + std::string(1000, 'y') + "\n\"]"));
+}
+
 TEST_CASE("scan_json: the nesting limit is the parser's (128)", "[json]") {
   const auto arrays = courier_test::nested_arrays;
   const auto objects = courier_test::nested_objects;
@@ -86,6 +107,7 @@ TEST_CASE("scan_json agrees with parse_json on random mutations of JSON document
       R"(["echo",{"t":1795329447595136809,"pad":"xxxx"}])",
       R"({"a":[1,-2.5e-3,true,false,null,"s\"\\\u00e9"],"b":{}})",
       R"([[],{},"",0,"\ud83d\ude00"])",
+      R"(["a string longer than one 16-byte block \" with an escape",{"k":"another long enough value"}])",
   };
   const std::string alphabet = "[]{}\",:\\/-+.0123456789eEtrufalsn \t\n\x01\x7f\xc3\xa9u";
   std::mt19937 rng(20261122);
