@@ -162,6 +162,34 @@ void EngineSession::send(QueuedPacket packet) {
   }
 }
 
+void EngineSession::send_text(std::string_view text) {
+  if (!io_.get_executor().running_in_this_thread()) {
+    QueuedPacket p;
+    p.own.assign(text);
+    send(std::move(p));
+    return;
+  }
+  if (!is_open()) return;
+  if (!ws_) {
+    QueuedPacket p;
+    p.own.assign(text);
+    send_now(std::move(p));
+    return;
+  }
+  EngineCounters::add(counters_->packets_out);
+  EngineCounters::add(counters_->bytes_out, text.size());
+  ws_->send(PacketType::message, text, false);
+  check_ws_backlog();
+}
+
+void EngineSession::check_ws_backlog() {
+  if (ws_ && ws_->buffered_amount() > max_buffered_bytes_) {
+    EngineCounters::add(counters_->send_queue_overflows);
+    close(CloseReason::transport_error, "send queue of " + std::to_string(ws_->buffered_amount()) +
+                                            " bytes over max_buffered_bytes (client not reading)");
+  }
+}
+
 void EngineSession::send_now(QueuedPacket packet) {
   if (!is_open()) return;
   EngineCounters::add(counters_->packets_out);
@@ -176,11 +204,7 @@ void EngineSession::send_now(QueuedPacket packet) {
     } else {
       ws_->send(packet.type, packet.data(), packet.binary);
     }
-    if (ws_ && ws_->buffered_amount() > max_buffered_bytes_) {
-      EngineCounters::add(counters_->send_queue_overflows);
-      close(CloseReason::transport_error, "send queue of " + std::to_string(ws_->buffered_amount()) +
-                                              " bytes over max_buffered_bytes (client not reading)");
-    }
+    check_ws_backlog();
     return;
   }
   buffered_bytes_ += packet.data().size() + 1;

@@ -47,6 +47,9 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
 
   // Public API (any thread).
   void send(QueuedPacket packet);
+  /// Sends a text message whose bytes the caller keeps (a reply encoded into a reused buffer): the
+  /// WebSocket frame is built from them at once, with no intermediate copy. Any thread.
+  void send_text(std::string_view text);
   void close_by_server();
   void set_message_handler(std::function<void(const EngineMessage&)> handler);
   void set_close_handler(std::function<void(CloseReason, std::string_view)> handler);
@@ -79,6 +82,8 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   template <class F>
   void run_on_thread(F&& f);
   void send_now(QueuedPacket packet);
+  /// Closes the session when the WebSocket's unsent bytes exceed max_buffered_bytes.
+  void check_ws_backlog();
   void handle_packet(Packet& packet);
   /// Counts a received message and hands it to the message handler.
   void deliver_message(std::string_view data, bool binary);

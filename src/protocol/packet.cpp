@@ -109,31 +109,37 @@ bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, 
 
 namespace {
 
-// The Engine.IO message of a packet whose payload JSON is `json` (empty: no payload).
-EncodedPacket assemble(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, std::string_view json,
-                       std::vector<std::string>& attachments) {
-  if (!attachments.empty()) {
+// Appends the Engine.IO message of a packet whose payload JSON is `json` (empty: no payload) and
+// which has `attachments` binary attachments.
+void append_message(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, std::string_view json,
+                    std::size_t attachments, std::string& text) {
+  if (attachments > 0) {
     if (type == SioType::event) type = SioType::binary_event;
     if (type == SioType::ack) type = SioType::binary_ack;
   }
-  auto text = std::make_shared<std::string>();
-  text->reserve(json.size() + nsp.size() + 24);
-  *text += static_cast<char>('0' + static_cast<int>(type));
+  text += static_cast<char>('0' + static_cast<int>(type));
   char digits[24];
   if (type == SioType::binary_event || type == SioType::binary_ack) {
-    auto r = std::to_chars(digits, digits + sizeof digits, attachments.size());
-    text->append(digits, r.ptr);
-    *text += '-';
+    auto r = std::to_chars(digits, digits + sizeof digits, attachments);
+    text.append(digits, r.ptr);
+    text += '-';
   }
   if (nsp != "/") {
-    *text += nsp;
-    *text += ',';
+    text += nsp;
+    text += ',';
   }
   if (id) {
     auto r = std::to_chars(digits, digits + sizeof digits, *id);
-    text->append(digits, r.ptr);
+    text.append(digits, r.ptr);
   }
-  *text += json;
+  text += json;
+}
+
+EncodedPacket assemble(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, std::string_view json,
+                       std::vector<std::string>& attachments) {
+  auto text = std::make_shared<std::string>();
+  text->reserve(json.size() + nsp.size() + 24);
+  append_message(type, nsp, id, json, attachments.size(), *text);
   EncodedPacket out;
   out.text = std::move(text);
   out.attachments.reserve(attachments.size());
@@ -178,6 +184,16 @@ EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::ui
   EncodedPacket out = assemble(type, nsp, id, json, attachments);
   release_scratch(json);
   return out;
+}
+
+void encode_to(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
+               std::size_t count, std::string& text, std::vector<std::string>& attachments) {
+  attachments.clear();
+  std::string& json = json_scratch();
+  write_json_values(values, count, json, &attachments);
+  text.clear();
+  append_message(type, nsp, id, json, attachments.size(), text);
+  release_scratch(json);
 }
 
 bool decode_text_packet(std::string_view text, SioPacket& out, std::size_t& attachments, std::string& error,

@@ -46,6 +46,11 @@ EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::ui
 EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
                      std::size_t count);
 
+/// As above, into `text` (the Engine.IO message) and `attachments`, both replaced: for a packet to
+/// one connection, written from buffers the caller reuses rather than shared copies.
+void encode_to(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
+               std::size_t count, std::string& text, std::vector<std::string>& attachments);
+
 /// Default largest number of binary attachments one packet may announce: socket.io-parser's
 /// default (an unbounded count would let one client make the server buffer anything).
 inline constexpr std::size_t kDefaultMaxAttachments = 10;

@@ -71,6 +71,24 @@ void Client::write(const EncodedPacket& packet, bool volatile_) {
   for (const auto& a : packet.attachments) conn_.send_shared(a, true);
 }
 
+void Client::write_values(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
+                          std::size_t count, bool volatile_) {
+  if (closed_) return;
+  if (volatile_ && !conn_.session()->writable()) {
+    if (auto s = server_.lock()) ++s->counters().volatile_dropped;
+    return;
+  }
+  thread_local std::string text;
+  thread_local std::vector<std::string> attachments;
+  encode_to(type, nsp, id, values, count, text, attachments);
+  // Moved out before anything is sent: a send may close the session, and the close handlers may
+  // write to other connections with these same thread-local buffers.
+  std::vector<std::string> binary = std::move(attachments);
+  conn_.session()->send_text(text);
+  if (text.capacity() > 64 * 1024) std::string().swap(text);  // a huge reply does not stay pinned
+  for (auto& a : binary) conn_.send_binary(std::move(a));
+}
+
 void Client::close() {
   if (closed_) return;
   conn_.session()->close(CloseReason::forced_close, "closed by socket.io server");
@@ -339,7 +357,7 @@ class SocketAck final : public AckTarget {
 }  // namespace
 
 void SocketImpl::write_ack(std::uint64_t id, const Value* values, std::size_t count) {
-  client_->write(encode(SioType::ack, nsp_->name(), id, values, count), false);
+  client_->write_values(SioType::ack, nsp_->name(), id, values, count, false);
 }
 
 Ack SocketImpl::make_ack(std::uint64_t id) { return Ack(std::make_shared<SocketAck>(weak_from_this(), id, io_)); }
@@ -555,6 +573,14 @@ void NamespaceImpl::deliver_to(const OutPacket& packet, const std::vector<LocalS
                                std::function<void(Args)> ack) {
   if (sockets.empty()) return;
   const std::optional<std::uint64_t> id = ack ? std::optional<std::uint64_t>(next_ack_id()) : packet.id;
+  if (sockets.size() == 1) {  // to one socket: nothing to share
+    auto* socket = static_cast<SocketImpl*>(sockets.front());
+    if (!socket->connected()) return;
+    if (ack) socket->expect_ack(*id, ack);
+    socket->client()->write_values(static_cast<SioType>(packet.type), name_, id, packet.data.data(),
+                                   packet.data.size(), volatile_);
+    return;
+  }
   const EncodedPacket encoded = encode_delivery(packet, id);
   for (LocalSocket* ref : sockets) {
     // Every LocalSocket this host hands out is a SocketImpl, referenced until its del_all.

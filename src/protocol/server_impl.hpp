@@ -57,6 +57,10 @@ class Client : public std::enable_shared_from_this<Client> {
   const EngineSocket& conn() const noexcept { return conn_; }
   /// Writes an encoded packet (text message, then attachments).
   void write(const EncodedPacket& packet, bool volatile_);
+  /// Writes a packet of `count` values to this connection alone: encoded into reused buffers, and
+  /// the WebSocket frame built straight from them (no shared copy, no broadcast frame cache).
+  void write_values(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
+                    std::size_t count, bool volatile_);
   /// Writes a packet built here.
   void write(const SioPacket& packet) { write(encode(packet), false); }
   /// Closes the Engine.IO connection ("forced close" for its sockets... see on_engine_close).

@@ -201,7 +201,9 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   // WsLink
   void send(PacketType type, std::string_view data, bool binary) override {
     if (mode_ != Mode::websocket || close_sent_) return;
-    enqueue(prepare(type, data, binary));
+    // A frame for this connection alone: owned by its queue entry, one allocation.
+    enqueue(binary ? make_ws_frame(WsOpcode::binary, '\0', data)
+                   : make_ws_frame(WsOpcode::text, static_cast<char>('0' + static_cast<int>(type)), data));
   }
   PreparedFrame prepare(PacketType type, std::string_view data, bool binary) const override {
     return std::make_shared<const std::string>(
@@ -227,7 +229,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   }
   void on_ws_ping(std::string_view payload) override {
     if (close_sent_) return;
-    enqueue(std::make_shared<const std::string>(make_ws_frame(WsOpcode::pong, '\0', payload)));
+    enqueue(make_ws_frame(WsOpcode::pong, '\0', payload));
   }
   void on_ws_pong(std::string_view) override {}
   void on_ws_close_frame(std::uint16_t code, std::string_view reason) override;
@@ -262,6 +264,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   void resume_http();
 
   void enqueue(PreparedFrame frame);
+  void enqueue(std::string bytes);
   void flush();
   void wait_writable();
   void after_flush();
@@ -297,7 +300,18 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   std::unique_ptr<asio::steady_timer> timer_;  // only while HTTP or a close handshake needs one
   std::unique_ptr<TlsSession> tls_;            // TLS hook: null on a plain connection
   std::string in_;  // bytes of an incomplete frame or request, or pipelined requests
-  std::vector<PreparedFrame> out_;
+  // One queued write: a frame shared with other connections (a broadcast's), or bytes only this
+  // connection sends (a reply, an HTTP response), which need no shared_ptr and its allocation.
+  struct OutBuffer {
+    PreparedFrame shared;
+    std::string own;
+    const std::string& bytes() const noexcept { return shared ? *shared : own; }
+    void release() noexcept {
+      shared.reset();
+      std::string().swap(own);
+    }
+  };
+  std::vector<OutBuffer> out_;
   std::size_t out_head_ = 0;    // first unsent buffer
   std::size_t out_offset_ = 0;  // bytes of it already sent
   std::size_t out_bytes_ = 0;   // unsent bytes
@@ -405,7 +419,7 @@ void Connection::start() {
     if (!self) return 0;
     if (!r.header("expect").empty() && self->mode_ == Mode::http) {
       // The client waits for this before sending its body (curl does for large bodies).
-      self->enqueue(std::make_shared<const std::string>("HTTP/1.1 100 Continue\r\n\r\n"));
+      self->enqueue(std::string("HTTP/1.1 100 Continue\r\n\r\n"));
     }
     auto s = self->route(r.path);
     return s ? s->max_message_size() : 0;
@@ -587,7 +601,7 @@ void Connection::upgrade(HttpRequest request, const std::shared_ptr<HttpService>
   std::string head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
   head += websocket_accept(key);
   head += "\r\n\r\n";
-  enqueue(std::make_shared<const std::string>(std::move(head)));
+  enqueue(std::move(head));
   mode_ = Mode::websocket;
   reader_.set_max_message_size(service->max_message_size());
   clear_deadline();
@@ -620,10 +634,10 @@ void Connection::write_response(const HttpResponse& r, bool keep_alive) {
   head += keep_alive ? (http_ && http_->http10 ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\n\r\n") : "\r\nConnection: close\r\n\r\n";
   if (r.body.size() <= 4096) {
     head += r.body;
-    enqueue(std::make_shared<const std::string>(std::move(head)));
+    enqueue(std::move(head));
   } else {
-    enqueue(std::make_shared<const std::string>(std::move(head)));
-    enqueue(std::make_shared<const std::string>(r.body));
+    enqueue(std::move(head));
+    enqueue(r.body);
   }
   if (!keep_alive) {
     close_after_flush_ = true;
@@ -688,7 +702,7 @@ void Connection::on_ws_close_frame(std::uint16_t code, std::string_view) {
 }
 
 void Connection::send_close_frame(std::uint16_t code, std::string_view reason) {
-  enqueue(std::make_shared<const std::string>(make_ws_close_frame(code, reason)));
+  enqueue(make_ws_close_frame(code, reason));
   close_sent_ = true;
 }
 
@@ -710,7 +724,16 @@ void Connection::notify_closed(bool error, std::string_view why) {
 void Connection::enqueue(PreparedFrame frame) {
   if (mode_ == Mode::closed || mode_ == Mode::lingering) return;
   out_bytes_ += frame->size();
-  out_.push_back(std::move(frame));
+  out_.push_back(OutBuffer{std::move(frame), {}});
+  if (flush_scheduled_ || write_waiting_) return;
+  flush_scheduled_ = true;
+  ctx_->schedule_flush(this);
+}
+
+void Connection::enqueue(std::string bytes) {
+  if (mode_ == Mode::closed || mode_ == Mode::lingering) return;
+  out_bytes_ += bytes.size();
+  out_.push_back(OutBuffer{nullptr, std::move(bytes)});
   if (flush_scheduled_ || write_waiting_) return;
   flush_scheduled_ = true;
   ctx_->schedule_flush(this);
@@ -727,7 +750,7 @@ void Connection::flush() {
     iov.clear();
     std::size_t bytes = 0;
     for (std::size_t i = out_head_; i < out_.size() && iov.size() < kMaxIovecs && bytes < kMaxWriteBytes; ++i) {
-      const std::string& s = *out_[i];
+      const std::string& s = out_[i].bytes();
       const std::size_t off = i == out_head_ ? out_offset_ : 0;
       iov.emplace_back(s.data() + off, s.size() - off);
       bytes += s.size() - off;
@@ -745,10 +768,10 @@ void Connection::flush() {
     }
     out_bytes_ -= n;
     while (n > 0) {
-      const std::size_t left = out_[out_head_]->size() - out_offset_;
+      const std::size_t left = out_[out_head_].bytes().size() - out_offset_;
       if (n >= left) {
         n -= left;
-        out_[out_head_++].reset();
+        out_[out_head_++].release();
         out_offset_ = 0;
       } else {
         out_offset_ += n;
@@ -762,7 +785,7 @@ void Connection::flush() {
   }
   out_.clear();
   out_head_ = out_offset_ = 0;
-  if (out_.capacity() > 32) std::vector<PreparedFrame>().swap(out_);  // a burst's queue is not kept
+  if (out_.capacity() > 32) std::vector<OutBuffer>().swap(out_);  // a burst's queue is not kept
   if (close_after_flush_) {
     auto self = shared_from_this();
     after_flush();
@@ -951,8 +974,8 @@ bool Connection::flush_tls() {
   char* stage = ctx_->tls_scratch.get();
   auto advance = [this](std::size_t len) {
     out_offset_ += len;
-    if (out_offset_ == out_[out_head_]->size()) {
-      out_[out_head_++].reset();
+    if (out_offset_ == out_[out_head_].bytes().size()) {
+      out_[out_head_++].release();
       out_offset_ = 0;
     }
   };
@@ -960,7 +983,7 @@ bool Connection::flush_tls() {
     if (tls_->handshake_done() && out_head_ < out_.size() && tls_->pending_output() < kTlsWriteBatch) {
       tls_->compact_output();
       while (out_head_ < out_.size() && tls_->pending_output() < kTlsWriteBatch) {
-        const std::string& frame = *out_[out_head_];
+        const std::string& frame = out_[out_head_].bytes();
         std::size_t len = frame.size() - out_offset_;
         bool ok;
         if (len >= kTlsRecord) {
@@ -972,7 +995,7 @@ bool Connection::flush_tls() {
           // cipher call per 16 KiB instead of per frame, for a copy into the staging buffer.
           len = 0;
           while (out_head_ < out_.size() && len < kTlsRecord) {
-            const std::string& f = *out_[out_head_];
+            const std::string& f = out_[out_head_].bytes();
             const std::size_t take = std::min(f.size() - out_offset_, kTlsRecord - len);
             std::memcpy(stage + len, f.data() + out_offset_, take);
             len += take;
