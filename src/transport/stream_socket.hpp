@@ -85,15 +85,22 @@ class StreamSocket : public asio::ip::tcp::socket {
 #if COURIER_READABLE_OP
     using Op = ReadableOp<Handler, executor_type>;
     auto& impl = impl_.get_implementation();
-    auto& reactor = asio::use_service<asio::detail::reactor>(asio::query(get_executor(), asio::execution::context));
+    // use_service locks the service registry and searches it: once per socket, not per wait.
+    if (!reactor_)
+      reactor_ = &asio::use_service<asio::detail::reactor>(asio::query(get_executor(), asio::execution::context));
     typename Op::ptr p = {std::addressof(handler), Op::ptr::allocate(handler), nullptr};
     p.p = new (p.v) Op(handler, impl_.get_executor());
-    reactor.start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, p.p, false, true);
+    reactor_->start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, p.p, false, true);
     p.v = p.p = nullptr;
 #else
     async_wait(asio::socket_base::wait_read, std::move(handler));
 #endif
   }
+
+#if COURIER_READABLE_OP
+ private:
+  asio::detail::reactor* reactor_ = nullptr;  // the socket's io_context's reactor, which outlives it
+#endif
 };
 
 }  // namespace courier::detail
