@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #if defined(__SSE2__)
@@ -228,7 +229,7 @@ bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' 
 
 // Parses `text`; when `raw_buffer` is set and the root is an array, each element keeps a view of
 // its exact text (which lies inside *raw_buffer).
-bool parse(std::string_view text, Value& out, const std::shared_ptr<const std::string>* raw_buffer) {
+bool parse(std::string_view text, Value& out, const TextBuffer* raw_buffer) {
   out = Value();
   // A raw NUL is never valid JSON, and RapidJSON would take it for the end of the input.
   if (text.find('\0') != std::string_view::npos) return false;
@@ -248,7 +249,7 @@ bool parse(std::string_view text, Value& out, const std::shared_ptr<const std::s
       std::size_t start = builder.root_open;
       for (std::size_t i = 0; i < a.size(); ++i) {
         while (start < ends[i] && (is_json_space(text[start]) || text[start] == ',')) ++start;
-        a[i].set_raw_json(*raw_buffer, text.substr(start, ends[i] - start));
+        ValueAccess::set_raw(a[i], *raw_buffer, text.substr(start, ends[i] - start));
         start = ends[i];
       }
     }
@@ -476,7 +477,7 @@ bool scan_json(std::string_view text, bool& root_is_array, std::vector<JsonSpan>
   }
 }
 
-bool parse_json_lazy_args(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out,
+bool parse_json_lazy_args(const TextBuffer& buffer, std::string_view text, Value& out,
                           bool name_first) {
   thread_local std::vector<JsonSpan> spans;
   spans.clear();
@@ -492,7 +493,7 @@ bool parse_json_lazy_args(const std::shared_ptr<const std::string>& buffer, std:
         element.find('\\') == std::string_view::npos) {
       // The event name is read at once to dispatch: a plain string is taken as is.
       Value name(std::string(element.substr(1, element.size() - 2)));
-      name.set_raw_json(buffer, element);
+      ValueAccess::set_raw(name, buffer, element);
       a.push_back(std::move(name));
     } else {
       a.push_back(ValueAccess::lazy(buffer, element));
@@ -502,6 +503,38 @@ bool parse_json_lazy_args(const std::shared_ptr<const std::string>& buffer, std:
   if (spans.capacity() > 4096) std::vector<JsonSpan>().swap(spans);
   out = Value(std::move(a));
   return true;
+}
+
+namespace {
+
+// A size class of received texts: the bytes live in the same allocation as make_shared's
+// reference count. Left uninitialized: they are copied in at once.
+template <std::size_t N>
+struct TextBlock {
+  char bytes[N];
+  TextBlock() noexcept {}  // NOLINT: no zero-fill
+};
+
+template <std::size_t N>
+TextBuffer copy_to_block(std::string_view text) {
+  auto block = std::make_shared<TextBlock<N>>();
+  char* bytes = block->bytes;
+  if (!text.empty()) std::memcpy(bytes, text.data(), text.size());
+  return TextBuffer(std::move(block), bytes);
+}
+
+}  // namespace
+
+TextBuffer make_text_buffer(std::string_view text) {
+  // Classes double, so at most half a block is unused while values keep it.
+  if (text.size() <= 64) return copy_to_block<64>(text);
+  if (text.size() <= 128) return copy_to_block<128>(text);
+  if (text.size() <= 256) return copy_to_block<256>(text);
+  if (text.size() <= 512) return copy_to_block<512>(text);
+  if (text.size() <= 1024) return copy_to_block<1024>(text);
+  if (text.size() <= 2048) return copy_to_block<2048>(text);
+  auto s = std::make_shared<const std::string>(text);
+  return TextBuffer(s, s->data());
 }
 
 void write_json_string(std::string_view s, std::string& out) {
@@ -581,7 +614,7 @@ void write_json_values(const Value* values, std::size_t count, std::string& out,
 
 bool parse_json(std::string_view text, Value& out) { return parse(text, out, nullptr); }
 
-bool parse_json_keep_raw(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out) {
+bool parse_json_keep_raw(const TextBuffer& buffer, std::string_view text, Value& out) {
   return parse(text, out, &buffer);
 }
 

@@ -28,9 +28,17 @@ void write_json_string(std::string_view s, std::string& out);
 /// Parses JSON text into `out`. False on invalid JSON.
 bool parse_json(std::string_view text, Value& out);
 
+/// The bytes of a received message, shared by the values that keep views into it (raw JSON,
+/// lazily parsed arguments); points at the first byte.
+using TextBuffer = std::shared_ptr<const char>;
+
+/// A copy of `text` whose reference count and bytes share one allocation (up to 2 KiB; larger
+/// texts take two), so receiving a packet costs one allocation for its bytes.
+TextBuffer make_text_buffer(std::string_view text);
+
 /// Parses JSON text that lies inside `buffer`; when it is an array, each top-level element keeps
 /// a view of its exact wire text in `buffer` (for relays that forward without re-serializing).
-bool parse_json_keep_raw(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out);
+bool parse_json_keep_raw(const TextBuffer& buffer, std::string_view text, Value& out);
 
 /// Where one element of a top-level array lies in the text: [begin, end).
 struct JsonSpan {
@@ -47,7 +55,7 @@ bool scan_json(std::string_view text, bool& root_is_array, std::vector<JsonSpan>
 /// now, and when it is an array each element is a lazily parsed value over its wire text (the
 /// first one, the event name, is built at once when `name_first`). Other roots are parsed
 /// eagerly. False on invalid JSON.
-bool parse_json_lazy_args(const std::shared_ptr<const std::string>& buffer, std::string_view text, Value& out,
+bool parse_json_lazy_args(const TextBuffer& buffer, std::string_view text, Value& out,
                           bool name_first);
 
 /// Replaces placeholders {"_placeholder":true,"num":N} with the N-th attachment. False when a

@@ -33,7 +33,7 @@ const char* check_payload(SioType type, const SioPacket& p) {
 }
 
 bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, std::string& error,
-                  const std::shared_ptr<const std::string>* buffer, std::size_t max_attachments) {
+                  const TextBuffer* buffer, std::size_t max_attachments) {
   attachments = 0;
   if (s.empty()) {
     error = "empty packet";
@@ -215,10 +215,11 @@ void Decoder::reset() noexcept {
 
 Decoder::Status Decoder::feed_text(std::string_view text, SioPacket& out) {
   if (pending_) return fail("got plaintext data when reconstructing a packet");
-  auto buffer = std::make_shared<const std::string>(text);
+  const TextBuffer buffer = make_text_buffer(text);
   SioPacket packet;
   std::size_t n = 0;
-  if (!parse_packet(*buffer, packet, n, error_, &buffer, max_attachments_)) return Status::error;
+  if (!parse_packet(std::string_view(buffer.get(), text.size()), packet, n, error_, &buffer, max_attachments_))
+    return Status::error;
   if (packet.type == SioType::binary_event || packet.type == SioType::binary_ack) {
     pending_ = std::move(packet);
     expected_ = n;

@@ -27,11 +27,15 @@ std::size_t write_ws_header(WsOpcode opcode, std::size_t payload, char* out) noe
 
 std::string make_ws_frame(WsOpcode opcode, char prefix, std::string_view data) {
   const std::size_t payload = data.size() + (prefix != '\0' ? 1 : 0);
+  // Appended into reserved space rather than resized and overwritten: a resize zero-fills the
+  // whole frame first, which cost as much as the copy for every reply.
+  char header[16];
+  std::size_t at = write_ws_header(opcode, payload, header);
+  if (prefix != '\0') header[at++] = prefix;
   std::string frame;
-  frame.resize(ws_header_size(payload) + payload);
-  std::size_t at = write_ws_header(opcode, payload, frame.data());
-  if (prefix != '\0') frame[at++] = prefix;
-  if (!data.empty()) std::memcpy(frame.data() + at, data.data(), data.size());
+  frame.reserve(at + data.size());
+  frame.append(header, at);
+  frame.append(data.data(), data.size());
   return frame;
 }
 

@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (scan_json(rest, root_is_array, nullptr) != parsed) __builtin_trap();
   auto buffer = std::make_shared<const std::string>(rest);
   courier::Value lazy;
-  if (parse_json_lazy_args(buffer, *buffer, lazy, false) != parsed) __builtin_trap();
+  if (parse_json_lazy_args({buffer, buffer->data()}, *buffer, lazy, false) != parsed) __builtin_trap();
   if (parsed && !(lazy == v)) __builtin_trap();
   return 0;
 }

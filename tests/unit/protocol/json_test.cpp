@@ -40,7 +40,7 @@ bool parses(std::string_view text) {
 Value lazy_args(const std::string& text, bool name_first = false) {
   auto buffer = std::make_shared<const std::string>(text);
   Value out;
-  REQUIRE(courier::detail::parse_json_lazy_args(buffer, *buffer, out, name_first));
+  REQUIRE(courier::detail::parse_json_lazy_args({buffer, buffer->data()}, *buffer, out, name_first));
   return out;
 }
 
@@ -215,7 +215,7 @@ TEST_CASE("lazy arguments: invalid JSON is refused when the packet arrives", "[j
     INFO(bad);
     auto buffer = std::make_shared<const std::string>(bad);
     Value out;
-    CHECK_FALSE(courier::detail::parse_json_lazy_args(buffer, *buffer, out, true));
+    CHECK_FALSE(courier::detail::parse_json_lazy_args({buffer, buffer->data()}, *buffer, out, true));
   }
 }
 
@@ -259,4 +259,26 @@ TEST_CASE("lazy arguments: concurrent first reads of one value", "[json][threads
     for (auto& t : threads) t.join();
     REQUIRE(equal.load() == 4);
   }
+}
+
+TEST_CASE("make_text_buffer copies every size, across its size classes", "[json]") {
+  for (std::size_t size : {0u, 1u, 63u, 64u, 65u, 128u, 129u, 256u, 257u, 512u, 513u, 1024u, 1025u, 2048u, 2049u, 70000u}) {
+    std::string text(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) text[i] = static_cast<char>('a' + i % 26);
+    const courier::detail::TextBuffer buffer = courier::detail::make_text_buffer(text);
+    INFO("size " << size);
+    REQUIRE(buffer);
+    CHECK(std::string_view(buffer.get(), size) == text);
+  }
+  // A lazy argument keeps its packet's bytes alive after the decoder let go of them.
+  Value arg;
+  {
+    const std::string text = R"(["a",{"k":"v"}])";
+    const courier::detail::TextBuffer buffer = courier::detail::make_text_buffer(text);
+    Value args;
+    REQUIRE(courier::detail::parse_json_lazy_args(buffer, std::string_view(buffer.get(), text.size()), args, true));
+    arg = args.as_array().at(1);
+  }
+  CHECK(arg.raw_json() == R"({"k":"v"})");
+  CHECK(arg["k"].as_string() == "v");
 }

@@ -653,7 +653,7 @@ TEST_CASE("Value: parse_json -> to_json canonicalises whitespace and escapes", "
 TEST_CASE("Value: raw wire text is kept by copies and dropped by mutation", "[value]") {
   auto buffer = std::make_shared<const std::string>(R"(["a", {"k" : 1}])");
   Value v;
-  REQUIRE(courier::detail::parse_json_keep_raw(buffer, *buffer, v));
+  REQUIRE(courier::detail::parse_json_keep_raw({buffer, buffer->data()}, *buffer, v));
   REQUIRE(v.size() == 2);
   CHECK(v[0].raw_json() == R"("a")");
   CHECK(v[1].raw_json() == R"({"k" : 1})");
