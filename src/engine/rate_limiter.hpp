@@ -16,6 +16,8 @@ class TokenBucket {
   TokenBucket() = default;
   TokenBucket(double rate, double burst, Clock::time_point now) : rate_(rate), burst_(burst), tokens_(burst), last_(now) {}
 
+  /// False for a bucket without a rate (no limit): callers then need not read the clock at all.
+  bool limited() const noexcept { return rate_ > 0; }
   /// Takes one token if there is one.
   bool take(Clock::time_point now) noexcept {
     if (rate_ <= 0) return true;

@@ -384,7 +384,7 @@ void SocketImpl::rate_limited() {
 
 void SocketImpl::on_event(SioPacket& packet) {
   if (auto server = nsp_->server()) ++server->counters().events_in;
-  if (!events_.take(TokenBucket::Clock::now())) {
+  if (events_.limited() && !events_.take(TokenBucket::Clock::now())) {  // no clock read per event without a limit
     rate_limited();
     return;
   }
