@@ -189,6 +189,13 @@ EncodedPacket encode(SioType type, const std::string& nsp, std::optional<std::ui
 void encode_to(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
                std::size_t count, std::string& text, std::vector<std::string>& attachments) {
   attachments.clear();
+  text.clear();
+  // The header assumes no attachments and the JSON follows it in place: one pass, no copy. A
+  // packet with binary (its header names the attachments) is written again the general way.
+  append_message(type, nsp, id, {}, 0, text);
+  write_json_values(values, count, text, &attachments);
+  if (attachments.empty()) return;
+  attachments.clear();
   std::string& json = json_scratch();
   write_json_values(values, count, json, &attachments);
   text.clear();

@@ -992,3 +992,31 @@ TEST_CASE("Decoder: arguments nested beyond the JSON depth limit are refused", "
   expect_error(event(128));
   expect_error(event(5000));
 }
+
+TEST_CASE("encode_to writes what encode writes, into reused buffers", "[sio-packet]") {
+  // Replies to one connection are written by encode_to into thread-local buffers: the same bytes
+  // as the shared encoding, whatever the buffers held before, binary or not.
+  std::string text = "left over from an earlier packet";
+  std::vector<std::string> attachments = {"stale"};
+  const std::vector<Array> payloads = {
+      {Value("hello"), Value(42)},
+      {},
+      {Value::object({{"a", Value(Array{Value(1), Value(nullptr)})}})},
+      {Value("with binary"), Value::binary(std::string("\x00\x01", 2)), Value::object({{"b", Value::binary("xyz")}})},
+      {Value("no binary after binary")},
+  };
+  for (const std::string nsp : {"/", "/admin"}) {
+    for (const std::optional<std::uint64_t> id : {std::optional<std::uint64_t>(), std::optional<std::uint64_t>(7)}) {
+      for (const SioType type : {SioType::event, SioType::ack}) {
+        for (const Array& payload : payloads) {
+          const EncodedPacket expected = encode(type, nsp, id, payload);
+          courier::detail::encode_to(type, nsp, id, payload.data(), payload.size(), text, attachments);
+          INFO("expected " << *expected.text);
+          CHECK(text == *expected.text);
+          REQUIRE(attachments.size() == expected.attachments.size());
+          for (std::size_t i = 0; i < attachments.size(); ++i) CHECK(attachments[i] == *expected.attachments[i]);
+        }
+      }
+    }
+  }
+}
