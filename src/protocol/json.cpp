@@ -485,23 +485,23 @@ bool parse_json_lazy_args(const TextBuffer& buffer, std::string_view text, Value
   if (text.size() > std::numeric_limits<std::uint32_t>::max() || !scan_json(text, root_is_array, &spans))
     return false;
   if (!root_is_array) return parse(text, out, nullptr);  // refused by the packet checks anyway
-  Array a;
+  // Built in place in `out` (a Value move costs a variant visit).
+  Array& a = out.make_array();
+  a.clear();
   a.reserve(spans.size());
   for (const JsonSpan& span : spans) {
     const std::string_view element = text.substr(span.begin, span.end - span.begin);
     if (name_first && a.empty() && element.front() == '"' &&
         element.find('\\') == std::string_view::npos) {
       // The event name is read at once to dispatch: a plain string is taken as is.
-      Value name(std::string(element.substr(1, element.size() - 2)));
+      Value& name = a.emplace_back(std::string(element.substr(1, element.size() - 2)));
       ValueAccess::set_raw(name, buffer, element);
-      a.push_back(std::move(name));
     } else {
       a.push_back(ValueAccess::lazy(buffer, element));
       if (name_first && a.size() == 1) static_cast<void>(a.back().type());  // escaped name: parsed now
     }
   }
   if (spans.capacity() > 4096) std::vector<JsonSpan>().swap(spans);
-  out = Value(std::move(a));
   return true;
 }
 
