@@ -60,6 +60,8 @@ namespace {
 constexpr std::size_t kScratchSize = 64 * 1024;
 constexpr int kReadsPerTurn = 4;                 // then yield to other connections
 constexpr std::size_t kMaxIovecs = 64;           // per writev
+constexpr std::size_t kSpareBuffers = 256;       // frame buffers kept for reuse, per listener
+constexpr std::size_t kSpareBufferSize = 4096;   // largest one kept (a typical reply is far smaller)
 constexpr std::size_t kMaxWriteBytes = 1 << 20;  // per writev
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr std::size_t kTlsRecord = 16 * 1024;        // TLS's largest record plaintext
@@ -80,6 +82,21 @@ class TransportContext : public std::enable_shared_from_this<TransportContext> {
     if (flush_posted_) return;
     flush_posted_ = true;
     asio::post(io, [self = shared_from_this()] { self->flush_dirty(); });
+  }
+  /// A buffer for a frame, with the capacity of one sent earlier when there is one: a reply's
+  /// frame then costs no malloc and free.
+  std::string take_buffer() noexcept {
+    if (spare_.empty()) return {};
+    std::string s = std::move(spare_.back());
+    spare_.pop_back();
+    return s;
+  }
+  /// Keeps a sent frame's buffer for take_buffer (bounded in count and size: a burst or a huge
+  /// frame does not stay pinned).
+  void give_back(std::string&& s) {
+    if (s.capacity() > kSpareBufferSize || spare_.size() >= kSpareBuffers) return;
+    s.clear();
+    spare_.push_back(std::move(s));
   }
   /// A connection destroyed while scheduled.
   void unschedule(Connection* c) noexcept {
@@ -104,6 +121,7 @@ class TransportContext : public std::enable_shared_from_this<TransportContext> {
  private:
   std::vector<Connection*> dirty_, flushing_;
   bool flush_posted_ = false;
+  std::vector<std::string> spare_;  // buffers of sent frames (give_back / take_buffer)
 };
 
 class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
@@ -201,9 +219,13 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   // WsLink
   void send(PacketType type, std::string_view data, bool binary) override {
     if (mode_ != Mode::websocket || close_sent_) return;
-    // A frame for this connection alone: owned by its queue entry, one allocation.
-    enqueue(binary ? make_ws_frame(WsOpcode::binary, '\0', data)
-                   : make_ws_frame(WsOpcode::text, static_cast<char>('0' + static_cast<int>(type)), data));
+    // A frame for this connection alone: owned by its queue entry, in a reused buffer.
+    std::string frame = ctx_->take_buffer();
+    if (binary)
+      append_ws_frame(frame, WsOpcode::binary, '\0', data);
+    else
+      append_ws_frame(frame, WsOpcode::text, static_cast<char>('0' + static_cast<int>(type)), data);
+    enqueue(std::move(frame));
   }
   PreparedFrame prepare(PacketType type, std::string_view data, bool binary) const override {
     return std::make_shared<const std::string>(
@@ -306,8 +328,9 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
     PreparedFrame shared;
     std::string own;
     const std::string& bytes() const noexcept { return shared ? *shared : own; }
-    void release() noexcept {
+    void release(TransportContext& ctx) {
       shared.reset();
+      ctx.give_back(std::move(own));
       std::string().swap(own);
     }
   };
@@ -773,7 +796,7 @@ void Connection::flush() {
       const std::size_t left = out_[out_head_].bytes().size() - out_offset_;
       if (n >= left) {
         n -= left;
-        out_[out_head_++].release();
+        out_[out_head_++].release(*ctx_);
         out_offset_ = 0;
       } else {
         out_offset_ += n;
@@ -977,7 +1000,7 @@ bool Connection::flush_tls() {
   auto advance = [this](std::size_t len) {
     out_offset_ += len;
     if (out_offset_ == out_[out_head_].bytes().size()) {
-      out_[out_head_++].release();
+      out_[out_head_++].release(*ctx_);
       out_offset_ = 0;
     }
   };

@@ -26,17 +26,21 @@ std::size_t write_ws_header(WsOpcode opcode, std::size_t payload, char* out) noe
 }
 
 std::string make_ws_frame(WsOpcode opcode, char prefix, std::string_view data) {
+  std::string frame;
+  append_ws_frame(frame, opcode, prefix, data);
+  return frame;
+}
+
+void append_ws_frame(std::string& out, WsOpcode opcode, char prefix, std::string_view data) {
   const std::size_t payload = data.size() + (prefix != '\0' ? 1 : 0);
   // Appended into reserved space rather than resized and overwritten: a resize zero-fills the
   // whole frame first, which cost as much as the copy for every reply.
   char header[16];
   std::size_t at = write_ws_header(opcode, payload, header);
   if (prefix != '\0') header[at++] = prefix;
-  std::string frame;
-  frame.reserve(at + data.size());
-  frame.append(header, at);
-  frame.append(data.data(), data.size());
-  return frame;
+  out.reserve(out.size() + at + data.size());
+  out.append(header, at);
+  out.append(data.data(), data.size());
 }
 
 std::string make_ws_close_frame(std::uint16_t code, std::string_view reason) {

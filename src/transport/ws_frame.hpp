@@ -34,6 +34,8 @@ std::size_t write_ws_header(WsOpcode opcode, std::size_t payload, char* out) noe
 
 /// One whole unmasked frame: header, then `prefix` (if not '\0'), then `data`.
 std::string make_ws_frame(WsOpcode opcode, char prefix, std::string_view data);
+/// The same frame, appended to `out` (whose capacity may be reused).
+void append_ws_frame(std::string& out, WsOpcode opcode, char prefix, std::string_view data);
 
 /// A close frame (code + reason truncated to fit the 125-byte control payload, at a UTF-8 boundary).
 std::string make_ws_close_frame(std::uint16_t code, std::string_view reason);
