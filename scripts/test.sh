@@ -15,7 +15,9 @@ build() {  # build <dir> <cmake args...>
 }
 
 echo "== build (RelWithDebInfo)"
-build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# -g1: line tables and function names, what a backtrace needs; full debug info (-g) costs a third
+# of this build's time and the code generated is the same.
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 echo "== tests"
 ctest --test-dir build --output-on-failure --timeout 300
 
