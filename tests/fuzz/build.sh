@@ -25,13 +25,34 @@ declare -A sources=(
   [http_parser_fuzz]="$root/src/transport/http_parser.cpp"
   [ws_frame_fuzz]="$root/src/transport/ws_frame.cpp"
 )
-for target in engine_payload_fuzz sio_decoder_fuzz msgpack_fuzz query_fuzz http_parser_fuzz ws_frame_fuzz; do
+# A target is one single-threaded compile and then one single-threaded fuzzer, so FUZZ_JOBS of them
+# (default: one per core) run at once; each fuzzer still has a core to itself for its SECONDS.
+jobs=${FUZZ_JOBS:-$(nproc)}
+fuzz_one() {  # fuzz_one <target>: build and run one target; its output goes to $out/<target>.log
+  local target=$1
   # shellcheck disable=SC2086
-  "$CXX" "${flags[@]}" "$here/$target.cpp" ${sources[$target]} "${common[@]}" -o "$out/$target"
+  "$CXX" "${flags[@]}" "$here/$target.cpp" ${sources[$target]} "${common[@]}" -o "$out/$target" || return
   mkdir -p "$out/corpus-$target"
   cp -n "$here/seeds/$target"/* "$out/corpus-$target/" 2>/dev/null || true
   echo "== $target (${seconds}s)"
   (cd "$out" && "./$target" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
       -artifact_prefix="$out/$target-" "corpus-$target" 2>&1 | tail -3)
+}
+targets=(engine_payload_fuzz sio_decoder_fuzz msgpack_fuzz query_fuzz http_parser_fuzz ws_frame_fuzz)
+for target in "${targets[@]}"; do
+  rm -f "$out/$target.rc"
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  (rc=0; fuzz_one "$target" || rc=$?; echo "$rc" > "$out/$target.rc") > "$out/$target.log" 2>&1 &
 done
+wait
+# Exit statuses come from the .rc files: a job reaped by `wait -n` above has no status left to wait for.
+failed=()
+for target in "${targets[@]}"; do
+  cat "$out/$target.log"
+  [ "$(cat "$out/$target.rc" 2>/dev/null)" = 0 ] || failed+=("$target")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz: failed: ${failed[*]} (inputs left in $out)" >&2
+  exit 1
+fi
 echo "fuzz: all targets ran ${seconds}s without a crash"
