@@ -62,6 +62,10 @@ constexpr int kReadsPerTurn = 4;                 // then yield to other connecti
 constexpr std::size_t kMaxIovecs = 64;           // per writev
 constexpr std::size_t kSpareBuffers = 256;       // frame buffers kept for reuse, per listener
 constexpr std::size_t kSpareBufferSize = 4096;   // largest one kept (a typical reply is far smaller)
+
+// A frame made from bytes already built (HTTP heads, control frames): a mutable string, so that
+// TransportContext::give_back may reuse it.
+PreparedFrame frame_of(std::string bytes) { return std::make_shared<std::string>(std::move(bytes)); }
 constexpr std::size_t kMaxWriteBytes = 1 << 20;  // per writev
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr std::size_t kTlsRecord = 16 * 1024;        // TLS's largest record plaintext
@@ -83,20 +87,23 @@ class TransportContext : public std::enable_shared_from_this<TransportContext> {
     flush_posted_ = true;
     asio::post(io, [self = shared_from_this()] { self->flush_dirty(); });
   }
-  /// A buffer for a frame, with the capacity of one sent earlier when there is one: a reply's
-  /// frame then costs no malloc and free.
-  std::string take_buffer() noexcept {
-    if (spare_.empty()) return {};
-    std::string s = std::move(spare_.back());
+  /// An empty frame to fill: one sent earlier when there is one (its reference count and its
+  /// buffer are reused, so a reply's frame costs no allocation), else a new one.
+  std::shared_ptr<std::string> take_frame() {
+    if (spare_.empty()) return std::make_shared<std::string>();
+    auto f = std::move(spare_.back());
     spare_.pop_back();
-    return s;
+    return f;
   }
-  /// Keeps a sent frame's buffer for take_buffer (bounded in count and size: a burst or a huge
-  /// frame does not stay pinned).
-  void give_back(std::string&& s) {
-    if (s.capacity() > kSpareBufferSize || spare_.size() >= kSpareBuffers) return;
-    s.clear();
-    spare_.push_back(std::move(s));
+  /// Called with a frame a connection has sent: kept for take_frame when the caller held the last
+  /// reference (no other recipient of a broadcast still queues it), bounded in count and size so
+  /// that a burst or a huge frame does not stay pinned. Every frame is made by this transport
+  /// (take_frame, frame_of), as a mutable string: reusing it is legal.
+  void give_back(PreparedFrame&& f) {
+    if (f.use_count() != 1 || f->capacity() > kSpareBufferSize || spare_.size() >= kSpareBuffers) return;
+    auto mutable_frame = std::const_pointer_cast<std::string>(std::move(f));
+    mutable_frame->clear();
+    spare_.push_back(std::move(mutable_frame));
   }
   /// A connection destroyed while scheduled.
   void unschedule(Connection* c) noexcept {
@@ -121,7 +128,7 @@ class TransportContext : public std::enable_shared_from_this<TransportContext> {
  private:
   std::vector<Connection*> dirty_, flushing_;
   bool flush_posted_ = false;
-  std::vector<std::string> spare_;  // buffers of sent frames (give_back / take_buffer)
+  std::vector<std::shared_ptr<std::string>> spare_;  // sent frames kept for reuse (give_back)
 };
 
 class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
@@ -219,16 +226,16 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   // WsLink
   void send(PacketType type, std::string_view data, bool binary) override {
     if (mode_ != Mode::websocket || close_sent_) return;
-    // A frame for this connection alone: owned by its queue entry, in a reused buffer.
-    std::string frame = ctx_->take_buffer();
+    // A frame for this connection alone, in one sent earlier (no allocation).
+    auto frame = ctx_->take_frame();
     if (binary)
-      append_ws_frame(frame, WsOpcode::binary, '\0', data);
+      append_ws_frame(*frame, WsOpcode::binary, '\0', data);
     else
-      append_ws_frame(frame, WsOpcode::text, static_cast<char>('0' + static_cast<int>(type)), data);
+      append_ws_frame(*frame, WsOpcode::text, static_cast<char>('0' + static_cast<int>(type)), data);
     enqueue(std::move(frame));
   }
   PreparedFrame prepare(PacketType type, std::string_view data, bool binary) const override {
-    return std::make_shared<const std::string>(
+    return std::make_shared<std::string>(  // mutable: see give_back
         binary ? make_ws_frame(WsOpcode::binary, '\0', data)
                : make_ws_frame(WsOpcode::text, static_cast<char>('0' + static_cast<int>(type)), data));
   }
@@ -251,7 +258,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   }
   void on_ws_ping(std::string_view payload) override {
     if (close_sent_) return;
-    enqueue(make_ws_frame(WsOpcode::pong, '\0', payload));
+    enqueue(frame_of(make_ws_frame(WsOpcode::pong, '\0', payload)));
   }
   void on_ws_pong(std::string_view) override {}
   void on_ws_close_frame(std::uint16_t code, std::string_view reason) override;
@@ -286,7 +293,6 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   void resume_http();
 
   void enqueue(PreparedFrame frame);
-  void enqueue(std::string bytes);
   void flush();
   void wait_writable();
   void after_flush();
@@ -322,19 +328,7 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   std::unique_ptr<asio::steady_timer> timer_;  // only while HTTP or a close handshake needs one
   std::unique_ptr<TlsSession> tls_;            // TLS hook: null on a plain connection
   std::string in_;  // bytes of an incomplete frame or request, or pipelined requests
-  // One queued write: a frame shared with other connections (a broadcast's), or bytes only this
-  // connection sends (a reply, an HTTP response), which need no shared_ptr and its allocation.
-  struct OutBuffer {
-    PreparedFrame shared;
-    std::string own;
-    const std::string& bytes() const noexcept { return shared ? *shared : own; }
-    void release(TransportContext& ctx) {
-      shared.reset();
-      ctx.give_back(std::move(own));
-      std::string().swap(own);
-    }
-  };
-  std::vector<OutBuffer> out_;
+  std::vector<PreparedFrame> out_;
   std::size_t out_head_ = 0;    // first unsent buffer
   std::size_t out_offset_ = 0;  // bytes of it already sent
   std::size_t out_bytes_ = 0;   // unsent bytes
@@ -442,7 +436,7 @@ void Connection::start() {
     if (!self) return 0;
     if (!r.header("expect").empty() && self->mode_ == Mode::http) {
       // The client waits for this before sending its body (curl does for large bodies).
-      self->enqueue(std::string("HTTP/1.1 100 Continue\r\n\r\n"));
+      self->enqueue(frame_of("HTTP/1.1 100 Continue\r\n\r\n"));
     }
     auto s = self->route(r.path);
     return s ? s->max_message_size() : 0;
@@ -624,7 +618,7 @@ void Connection::upgrade(HttpRequest request, const std::shared_ptr<HttpService>
   std::string head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
   head += websocket_accept(key);
   head += "\r\n\r\n";
-  enqueue(std::move(head));
+  enqueue(frame_of(std::move(head)));
   mode_ = Mode::websocket;
   reader_.set_max_message_size(service->max_message_size());
   clear_deadline();
@@ -657,10 +651,10 @@ void Connection::write_response(const HttpResponse& r, bool keep_alive) {
   head += keep_alive ? (http_ && http_->http10 ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\n\r\n") : "\r\nConnection: close\r\n\r\n";
   if (r.body.size() <= 4096) {
     head += r.body;
-    enqueue(std::move(head));
+    enqueue(frame_of(std::move(head)));
   } else {
-    enqueue(std::move(head));
-    enqueue(r.body);
+    enqueue(frame_of(std::move(head)));
+    enqueue(frame_of(r.body));
   }
   if (!keep_alive) {
     close_after_flush_ = true;
@@ -725,7 +719,7 @@ void Connection::on_ws_close_frame(std::uint16_t code, std::string_view) {
 }
 
 void Connection::send_close_frame(std::uint16_t code, std::string_view reason) {
-  enqueue(make_ws_close_frame(code, reason));
+  enqueue(frame_of(make_ws_close_frame(code, reason)));
   close_sent_ = true;
 }
 
@@ -747,16 +741,7 @@ void Connection::notify_closed(bool error, std::string_view why) {
 void Connection::enqueue(PreparedFrame frame) {
   if (mode_ == Mode::closed || mode_ == Mode::lingering) return;
   out_bytes_ += frame->size();
-  out_.push_back(OutBuffer{std::move(frame), {}});
-  if (flush_scheduled_ || write_waiting_) return;
-  flush_scheduled_ = true;
-  ctx_->schedule_flush(this);
-}
-
-void Connection::enqueue(std::string bytes) {
-  if (mode_ == Mode::closed || mode_ == Mode::lingering) return;
-  out_bytes_ += bytes.size();
-  out_.push_back(OutBuffer{nullptr, std::move(bytes)});
+  out_.push_back(std::move(frame));
   if (flush_scheduled_ || write_waiting_) return;
   flush_scheduled_ = true;
   ctx_->schedule_flush(this);
@@ -773,7 +758,7 @@ void Connection::flush() {
     iov.clear();
     std::size_t bytes = 0;
     for (std::size_t i = out_head_; i < out_.size() && iov.size() < kMaxIovecs && bytes < kMaxWriteBytes; ++i) {
-      const std::string& s = out_[i].bytes();
+      const std::string& s = *out_[i];
       const std::size_t off = i == out_head_ ? out_offset_ : 0;
       iov.emplace_back(s.data() + off, s.size() - off);
       bytes += s.size() - off;
@@ -793,10 +778,10 @@ void Connection::flush() {
     }
     out_bytes_ -= n;
     while (n > 0) {
-      const std::size_t left = out_[out_head_].bytes().size() - out_offset_;
+      const std::size_t left = out_[out_head_]->size() - out_offset_;
       if (n >= left) {
         n -= left;
-        out_[out_head_++].release(*ctx_);
+        ctx_->give_back(std::move(out_[out_head_++]));
         out_offset_ = 0;
       } else {
         out_offset_ += n;
@@ -810,7 +795,7 @@ void Connection::flush() {
   }
   out_.clear();
   out_head_ = out_offset_ = 0;
-  if (out_.capacity() > 32) std::vector<OutBuffer>().swap(out_);  // a burst's queue is not kept
+  if (out_.capacity() > 32) std::vector<PreparedFrame>().swap(out_);  // a burst's queue is not kept
   if (close_after_flush_) {
     auto self = shared_from_this();
     after_flush();
@@ -999,8 +984,8 @@ bool Connection::flush_tls() {
   char* stage = ctx_->tls_scratch.get();
   auto advance = [this](std::size_t len) {
     out_offset_ += len;
-    if (out_offset_ == out_[out_head_].bytes().size()) {
-      out_[out_head_++].release(*ctx_);
+    if (out_offset_ == out_[out_head_]->size()) {
+      ctx_->give_back(std::move(out_[out_head_++]));
       out_offset_ = 0;
     }
   };
@@ -1008,7 +993,7 @@ bool Connection::flush_tls() {
     if (tls_->handshake_done() && out_head_ < out_.size() && tls_->pending_output() < kTlsWriteBatch) {
       tls_->compact_output();
       while (out_head_ < out_.size() && tls_->pending_output() < kTlsWriteBatch) {
-        const std::string& frame = out_[out_head_].bytes();
+        const std::string& frame = *out_[out_head_];
         std::size_t len = frame.size() - out_offset_;
         bool ok;
         if (len >= kTlsRecord) {
@@ -1020,7 +1005,7 @@ bool Connection::flush_tls() {
           // cipher call per 16 KiB instead of per frame, for a copy into the staging buffer.
           len = 0;
           while (out_head_ < out_.size() && len < kTlsRecord) {
-            const std::string& f = out_[out_head_].bytes();
+            const std::string& f = *out_[out_head_];
             const std::size_t take = std::min(f.size() - out_offset_, kTlsRecord - len);
             std::memcpy(stage + len, f.data() + out_offset_, take);
             len += take;
