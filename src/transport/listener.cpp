@@ -62,14 +62,14 @@ constexpr int kReadsPerTurn = 4;                 // then yield to other connecti
 constexpr std::size_t kMaxIovecs = 64;           // per writev
 constexpr std::size_t kSpareBuffers = 256;       // frame buffers kept for reuse, per listener
 constexpr std::size_t kSpareBufferSize = 4096;   // largest one kept (a typical reply is far smaller)
-
-// A frame made from bytes already built (HTTP heads, control frames): a mutable string, so that
-// TransportContext::give_back may reuse it.
-PreparedFrame frame_of(std::string bytes) { return std::make_shared<std::string>(std::move(bytes)); }
 constexpr std::size_t kMaxWriteBytes = 1 << 20;  // per writev
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr std::size_t kTlsRecord = 16 * 1024;        // TLS's largest record plaintext
 constexpr std::size_t kTlsWriteBatch = 256 * 1024;   // ciphertext encrypted ahead of the socket
+
+// A frame made from bytes already built (HTTP heads, control frames): a mutable string, so that
+// TransportContext::give_back may reuse it.
+PreparedFrame frame_of(std::string bytes) { return std::make_shared<std::string>(std::move(bytes)); }
 }  // namespace
 
 class Connection;
