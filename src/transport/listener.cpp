@@ -98,7 +98,8 @@ class TransportContext : public std::enable_shared_from_this<TransportContext> {
   /// Called with a frame a connection has sent: kept for take_frame when the caller held the last
   /// reference (no other recipient of a broadcast still queues it), bounded in count and size so
   /// that a burst or a huge frame does not stay pinned. Every frame is made by this transport
-  /// (take_frame, frame_of), as a mutable string: reusing it is legal.
+  /// (take_frame, frame_of), as a mutable string: reusing it is legal. Replies and broadcasts
+  /// alike come back here and are built again in Connection::prepare.
   void give_back(PreparedFrame&& f) {
     if (f.use_count() != 1 || f->capacity() > kSpareBufferSize || spare_.size() >= kSpareBuffers) return;
     auto mutable_frame = std::const_pointer_cast<std::string>(std::move(f));
@@ -226,18 +227,16 @@ class Connection final : public WsLink, public WsSink, public std::enable_shared
   // WsLink
   void send(PacketType type, std::string_view data, bool binary) override {
     if (mode_ != Mode::websocket || close_sent_) return;
-    // A frame for this connection alone, in one sent earlier (no allocation).
+    enqueue(prepare(type, data, binary));
+  }
+  PreparedFrame prepare(PacketType type, std::string_view data, bool binary) const override {
+    // In a frame sent earlier when there is one (no allocation); see give_back.
     auto frame = ctx_->take_frame();
     if (binary)
       append_ws_frame(*frame, WsOpcode::binary, '\0', data);
     else
       append_ws_frame(*frame, WsOpcode::text, static_cast<char>('0' + static_cast<int>(type)), data);
-    enqueue(std::move(frame));
-  }
-  PreparedFrame prepare(PacketType type, std::string_view data, bool binary) const override {
-    return std::make_shared<std::string>(  // mutable: see give_back
-        binary ? make_ws_frame(WsOpcode::binary, '\0', data)
-               : make_ws_frame(WsOpcode::text, static_cast<char>('0' + static_cast<int>(type)), data));
+    return frame;
   }
   void send_prepared(const PreparedFrame& frame) override {
     if (mode_ != Mode::websocket || close_sent_ || !frame) return;
