@@ -60,24 +60,25 @@ void Client::start() {
   });
 }
 
-void Client::write(const EncodedPacket& packet, bool volatile_) {
-  if (closed_) return;
+bool Client::accepts(bool volatile_) {
+  if (closed_) return false;
   if (volatile_ && !conn_.session()->writable()) {
     // Dropped, as volatile allows: the connection has data queued (or no poll is waiting).
     if (auto s = server_.lock()) ++s->counters().volatile_dropped;
-    return;
+    return false;
   }
+  return true;
+}
+
+void Client::write(const EncodedPacket& packet, bool volatile_) {
+  if (!accepts(volatile_)) return;
   conn_.send_shared(packet.text, false);
   for (const auto& a : packet.attachments) conn_.send_shared(a, true);
 }
 
 void Client::write_values(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
                           std::size_t count, bool volatile_) {
-  if (closed_) return;
-  if (volatile_ && !conn_.session()->writable()) {
-    if (auto s = server_.lock()) ++s->counters().volatile_dropped;
-    return;
-  }
+  if (!accepts(volatile_)) return;
   thread_local std::string text;
   thread_local std::vector<std::string> attachments;
   encode_to(type, nsp, id, values, count, text, attachments);

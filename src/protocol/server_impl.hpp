@@ -57,6 +57,8 @@ class Client : public std::enable_shared_from_this<Client> {
   const EngineSocket& conn() const noexcept { return conn_; }
   /// Writes an encoded packet (text message, then attachments).
   void write(const EncodedPacket& packet, bool volatile_);
+  /// False (and counted) when a packet must not be written now: closed, or volatile with data queued.
+  bool accepts(bool volatile_);
   /// Writes a packet of `count` values to this connection alone: encoded into reused buffers, and
   /// the WebSocket frame built straight from them (no shared copy, no broadcast frame cache).
   void write_values(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, const Value* values,
