@@ -163,19 +163,14 @@ void EngineSession::send(QueuedPacket packet) {
 }
 
 void EngineSession::send_text(std::string_view text) {
-  if (!io_.get_executor().running_in_this_thread()) {
+  // Off the thread (ws_ is only read on it) or polling: queued as an owned packet, as send() does.
+  if (!io_.get_executor().running_in_this_thread() || !ws_) {
     QueuedPacket p;
     p.own.assign(text);
     send(std::move(p));
     return;
   }
   if (!is_open()) return;
-  if (!ws_) {
-    QueuedPacket p;
-    p.own.assign(text);
-    send_now(std::move(p));
-    return;
-  }
   EngineCounters::add(counters_->packets_out);
   EngineCounters::add(counters_->bytes_out, text.size());
   ws_->send(PacketType::message, text, false);
