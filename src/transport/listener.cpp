@@ -63,6 +63,9 @@ constexpr std::size_t kMaxIovecs = 64;           // per writev
 constexpr std::size_t kSpareBuffers = 256;       // frame buffers kept for reuse, per listener
 constexpr std::size_t kSpareBufferSize = 4096;   // largest one kept (a typical reply is far smaller)
 constexpr std::size_t kMaxWriteBytes = 1 << 20;  // per writev
+// Frames queued together that are this small in total are copied into one buffer and sent with
+// send(): the kernel's per-iovec import and copy cost more than a user-space memcpy of a few KiB.
+constexpr std::size_t kCoalesceBytes = 16 * 1024;
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr std::size_t kTlsRecord = 16 * 1024;        // TLS's largest record plaintext
 constexpr std::size_t kTlsWriteBatch = 256 * 1024;   // ciphertext encrypted ahead of the socket
@@ -78,7 +81,7 @@ class Connection;
 /// (so nothing forms a reference cycle with the engine's sessions, which hold their links).
 class TransportContext : public std::enable_shared_from_this<TransportContext> {
  public:
-  TransportContext(asio::io_context& io, Logger logger) : io(io), logger(std::move(logger)), scratch(new char[kScratchSize]) {}
+  TransportContext(asio::io_context& io, Logger logger) : io(io), logger(std::move(logger)), scratch(new char[kScratchSize]), coalesce(new char[kCoalesceBytes]) {}
 
   /// Flushes `c` at the end of this io_context turn, with everything else queued in the turn.
   void schedule_flush(Connection* c) {
@@ -119,6 +122,7 @@ class TransportContext : public std::enable_shared_from_this<TransportContext> {
   const Logger logger;
   ListenOptions options;
   std::unique_ptr<char[]> scratch;
+  std::unique_ptr<char[]> coalesce;  // small queued frames copied together (see flush())
   std::vector<asio::const_buffer> iovecs;
   // TLS hook: the listener's TLS context and a second scratch buffer (ciphertext read from the
   // socket; plaintext staging when small frames are coalesced into one record). Both null
@@ -763,9 +767,21 @@ void Connection::flush() {
       bytes += s.size() - off;
     }
     std::error_code ec;
-    // One buffer (a reply with nothing else queued) goes out with send(), which the kernel takes
-    // a little faster than sendmsg's message header and iovec import.
-    std::size_t n = iov.size() == 1 ? socket_.write_some(iov.front(), ec) : socket_.write_some(iov, ec);
+    // One buffer (a reply with nothing else queued, or small frames copied together) goes out
+    // with send(), which the kernel takes faster than sendmsg's message header and iovec import.
+    std::size_t n;
+    if (iov.size() == 1) {
+      n = socket_.write_some(iov.front(), ec);
+    } else if (bytes <= kCoalesceBytes) {
+      char* p = ctx_->coalesce.get();
+      for (const auto& b : iov) {
+        std::memcpy(p, b.data(), b.size());
+        p += b.size();
+      }
+      n = socket_.write_some(asio::const_buffer(ctx_->coalesce.get(), bytes), ec);
+    } else {
+      n = socket_.write_some(iov, ec);
+    }
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       wait_writable();
       return;

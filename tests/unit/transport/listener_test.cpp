@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,15 @@ using Server = EchoServer;
 /// A plain TCP client speaking HTTP and WebSocket.
 struct Client : TcpConnection, WireClient<Client> {
   explicit Client(std::uint16_t port) : TcpConnection(port) {}
+  // While `batch` is set, frames are collected there and sent later in one write, so that the
+  // server reads them in one turn and queues all the replies before it flushes.
+  std::string* batch = nullptr;
+  void write(const std::string& s) {
+    if (batch)
+      *batch += s;
+    else
+      TcpConnection::write(s);
+  }
   bool fill() {
     char tmp[65536];
     std::error_code ec;
@@ -255,6 +265,37 @@ TEST_CASE("WebSocket: handshake, echo, ping/pong, fragments, close handshake", "
   REQUIRE(server.wait_closes(1));
   std::lock_guard<std::mutex> lock(server.mutex);
   CHECK(server.close_reasons[0] == "transport close");
+}
+
+TEST_CASE("WebSocket: replies queued in one turn arrive whole and in order, small ones copied together or not", "[transport][listener][ws]") {
+  // A flush copies queued frames of at most 16 KiB in total into one buffer and sends that; more
+  // goes out as a gather write. Both, and the switch between them, must keep every byte in order.
+  Server server;
+  Client c(server.listener.port());
+  REQUIRE(c.upgrade().status == 101);
+  REQUIRE(c.frame().first == 1);  // open
+
+  const std::vector<std::vector<std::size_t>> bursts = {
+      {1, 2, 3, 125, 126, 200, 7},           // small: one copied buffer
+      {5000, 5000, 5000, 1000, 380, 1},      // just under and around 16 KiB
+      {20, 9000, 9000, 30, 40000, 10, 3},    // over: gathered
+      std::vector<std::size_t>(300, 60),     // more frames than one write takes
+  };
+  int n = 0;
+  for (const auto& sizes : bursts) {
+    std::string burst;
+    std::vector<std::string> sent;
+    c.batch = &burst;
+    for (std::size_t size : sizes) {
+      std::string m = "4" + std::to_string(n++) + ":";
+      m.resize(std::max(size, m.size()), static_cast<char>('a' + n % 26));
+      c.send_frame(1, m);
+      sent.push_back(std::move(m));
+    }
+    c.batch = nullptr;
+    c.write(burst);
+    for (const auto& m : sent) REQUIRE(c.frame() == std::make_pair(1, m));
+  }
 }
 
 TEST_CASE("WebSocket protocol errors close with 1002 / 1007 / 1009", "[transport][listener][ws]") {
