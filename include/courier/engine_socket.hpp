@@ -53,7 +53,9 @@ class EngineSocket {
   /// Sends a binary message.
   void send_binary(std::string bytes) const;
   /// Sends a text message that many sessions may share without copying (broadcast: encode once).
-  void send_shared(std::shared_ptr<const std::string> text, bool binary = false) const;
+  /// On the server's thread over WebSocket, the frame is built once per turn for every session
+  /// sent the same buffer, and each session queues a reference to it.
+  void send_shared(const std::shared_ptr<const std::string>& text, bool binary = false) const;
 
   /// Closes the session after queued messages are written; the close reason is "forced close".
   void close() const;

@@ -46,12 +46,9 @@ void EngineSocket::send_binary(std::string bytes) const {
   session_->send(std::move(p));
 }
 
-void EngineSocket::send_shared(std::shared_ptr<const std::string> text, bool binary) const {
+void EngineSocket::send_shared(const std::shared_ptr<const std::string>& text, bool binary) const {
   if (!session_ || !text) return;
-  detail::QueuedPacket p;
-  p.binary = binary;
-  p.shared = std::move(text);
-  session_->send(std::move(p));
+  session_->send_shared(text, binary);
 }
 
 void EngineSocket::close() const {

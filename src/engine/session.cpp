@@ -34,23 +34,25 @@ class SessionWsHandler final : public WsHandler {
 // the end of the turn only so that it pins no payload longer than needed.
 class FrameCache {
  public:
-  PreparedFrame get(asio::io_context& io, const WsLink& link, PacketType type,
-                    const std::shared_ptr<const std::string>& data, bool binary) {
+  /// The turn's frame of `data`, built on first use; null when the link has no prepared frames.
+  /// Valid until the next call (the caller queues a reference to it at once).
+  const PreparedFrame* get(asio::io_context& io, const WsLink& link, PacketType type,
+                           const std::shared_ptr<const std::string>& data, bool binary) {
     for (const auto& e : entries_)
-      if (e.data == data && e.type == type && e.binary == binary) return e.frame;
+      if (e.data == data && e.type == type && e.binary == binary) return &e.frame;
     PreparedFrame frame = link.prepare(type, *data, binary);
-    if (!frame) return frame;
+    if (!frame) return nullptr;
     Entry& slot = entries_[next_];
     next_ = (next_ + 1) % kSize;
     slot.data = data;
     slot.type = type;
     slot.binary = binary;
-    slot.frame = frame;
+    slot.frame = std::move(frame);
     if (!clear_posted_) {
       clear_posted_ = true;
       asio::post(io, [this] { clear(); });
     }
-    return frame;
+    return &slot.frame;
   }
 
  private:
@@ -177,6 +179,30 @@ void EngineSession::send_text(std::string_view text) {
   check_ws_backlog();
 }
 
+void EngineSession::send_shared(const std::shared_ptr<const std::string>& data, bool binary) {
+  // Off the thread (ws_ is only read on it) or polling: queued as a packet, as send() does.
+  if (!io_.get_executor().running_in_this_thread() || !ws_) {
+    QueuedPacket p;
+    p.binary = binary;
+    p.shared = data;
+    send(std::move(p));
+    return;
+  }
+  if (!is_open()) return;
+  EngineCounters::add(counters_->packets_out);
+  EngineCounters::add(counters_->bytes_out, data->size());
+  send_ws_shared(PacketType::message, data, binary);
+}
+
+void EngineSession::send_ws_shared(PacketType type, const std::shared_ptr<const std::string>& data, bool binary) {
+  if (const PreparedFrame* frame = frame_cache.get(io_, *ws_, type, data, binary)) {
+    ws_->send_prepared(*frame);
+  } else {
+    ws_->send(type, *data, binary);
+  }
+  check_ws_backlog();
+}
+
 void EngineSession::check_ws_backlog() {
   if (ws_ && ws_->buffered_amount() > max_buffered_bytes_) {
     EngineCounters::add(counters_->send_queue_overflows);
@@ -190,15 +216,11 @@ void EngineSession::send_now(QueuedPacket packet) {
   EngineCounters::add(counters_->packets_out);
   EngineCounters::add(counters_->bytes_out, packet.data().size());
   if (ws_) {
-    PreparedFrame frame;
     if (packet.shared) {
-      frame = frame_cache.get(io_, *ws_, packet.type, packet.shared, packet.binary);
+      send_ws_shared(packet.type, packet.shared, packet.binary);
+      return;
     }
-    if (frame) {
-      ws_->send_prepared(frame);
-    } else {
-      ws_->send(packet.type, packet.data(), packet.binary);
-    }
+    ws_->send(packet.type, packet.own, packet.binary);
     check_ws_backlog();
     return;
   }

@@ -50,6 +50,9 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   /// Sends a text message whose bytes the caller keeps (a reply encoded into a reused buffer): the
   /// WebSocket frame is built from them at once, with no intermediate copy. Any thread.
   void send_text(std::string_view text);
+  /// Sends a message many sessions share (a broadcast). On the thread over WebSocket it queues the
+  /// turn's one frame of these bytes without building a packet. Any thread.
+  void send_shared(const std::shared_ptr<const std::string>& data, bool binary);
   void close_by_server();
   void set_message_handler(std::function<void(const EngineMessage&)> handler);
   void set_close_handler(std::function<void(CloseReason, std::string_view)> handler);
@@ -82,6 +85,8 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   template <class F>
   void run_on_thread(F&& f);
   void send_now(QueuedPacket packet);
+  /// Queues the turn's shared frame of `data` on the WebSocket (on the thread, ws_ set).
+  void send_ws_shared(PacketType type, const std::shared_ptr<const std::string>& data, bool binary);
   /// Closes the session when the WebSocket's unsent bytes exceed max_buffered_bytes.
   void check_ws_backlog();
   void handle_packet(Packet& packet);
