@@ -86,7 +86,8 @@ struct ListenOptions {
 /// mounted under the longest matching path prefix; other paths get 404.
 ///
 /// Thread-safety: like EngineServer, it lives on one io_context run by a single thread; `listen`,
-/// `mount` and `port` are meant for setup before or on that thread, `close` is safe from any thread.
+/// `mount` and `port` are meant for setup before or on that thread, `close` and the destructor are
+/// safe from any thread (off that thread while it runs, the close is posted to it).
 class Listener {
  public:
   /// A listener on the host's io_context.

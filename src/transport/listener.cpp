@@ -1092,7 +1092,9 @@ namespace courier {
 Listener::Listener(asio::io_context& io, Logger logger)
     : impl_(std::make_shared<detail::ListenerImpl>(io, std::move(logger))) {}
 
-Listener::~Listener() { impl_->close(); }
+// As close(): the acceptor belongs to the io_context's thread, and a host may drop the Listener
+// on another one while that thread runs (the posted close keeps the implementation alive).
+Listener::~Listener() { close(); }
 
 void Listener::mount(EngineServer& server) { impl_->mount(server.core()); }
 

@@ -268,3 +268,49 @@ TEST_CASE("Server, Namespace, Room and Socket members called from several thread
   for (const auto& tally : tallies) broadcasts += tally.ordered_broadcasts;
   CHECK(broadcasts > 0);
 }
+
+TEST_CASE("a Listener destroyed on another thread while its io_context runs stops accepting", "[threads]") {
+  // The destructor used to close the acceptor on the calling thread while the io thread was
+  // accepting with it: a data race (TSan reports it). It now closes on the io thread.
+  asio::io_context io;
+  courier::EngineServer engine(io);
+  auto listener = std::make_unique<courier::Listener>(io);
+  listener->mount(engine);
+  REQUIRE_FALSE(listener->listen({}));
+  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), listener->port());
+  auto guard = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+
+  // Connections come and go while the listener is dropped, so its accept path is busy then.
+  auto try_connect = [&endpoint] {
+    asio::io_context client_io;
+    tcp::socket s(client_io);
+    std::error_code ec;
+    s.connect(endpoint, ec);
+    return ec;
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<int> connected{0};
+  std::thread connector([&] {
+    while (!stop.load())
+      if (!try_connect()) ++connected;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (connected.load() < 50 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(connected.load() >= 50);
+
+  listener.reset();  // here, on the test's thread, while the io thread runs
+
+  bool refused = false;
+  while (!refused && std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5)) {
+    refused = try_connect() == asio::error::connection_refused;
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stop = true;
+  connector.join();
+  CHECK(refused);
+  guard.reset();
+  io.stop();
+  runner.join();
+}
