@@ -14,12 +14,13 @@
 //   once it is consumed.
 // * Writes: a per-connection queue of shared immutable buffers (PreparedFrame). Sending never
 //   writes at once; the connection is put on the listener's dirty list and ONE posted handler per
-//   io_context turn flushes every dirty connection with a gather writev (bounded to 64 buffers or
-//   1 MiB per call), so all frames queued in a turn leave in one syscall. Only when the kernel
-//   buffer is full does the connection wait for writability.
+//   io_context turn flushes every dirty connection in one syscall: frames of at most 16 KiB in
+//   total copied into one buffer for send(), more as a gather writev (bounded to 64 buffers or
+//   1 MiB per call). Only when the kernel buffer is full does the connection wait for writability.
 // * Broadcasts: server frames are unmasked, so a frame is the same bytes for every recipient.
-//   WsLink::prepare builds it once, EngineCore caches it for the turn, send_prepared queues the
-//   same shared buffer for every recipient: no per-recipient allocation or copy.
+//   WsLink::prepare builds it once, the engine caches it for the turn, send_prepared queues the
+//   same shared buffer for every recipient: no per-recipient allocation (the small-write copy
+//   above happens per connection, into one reused buffer).
 // * HTTP/1.1 keep-alive (HTTP/1.0 only with "Connection: keep-alive"), pipelined requests answered
 //   in order (one at a time: the next is parsed once the current one is answered), idle and request
 //   timeouts, lingering close after an error response so the client reads it instead of a reset.
