@@ -81,8 +81,14 @@ void InMemoryAdapter::for_each_match(const BroadcastOptions& opts, F&& f) const 
   if (opts.rooms.size() == 1) {
     auto r = rooms_.find(opts.rooms.front());
     if (r == rooms_.end()) return;
-    for (SocketNode* node : r->second)
+    // A second iterator runs ahead and starts loading the socket entries the loop reads soon:
+    // in a large room each one is a cache miss otherwise.
+    auto ahead = r->second.begin();
+    for (int k = 0; k < 8 && ahead != r->second.end(); ++k) __builtin_prefetch(*ahead++);
+    for (SocketNode* node : r->second) {
+      if (ahead != r->second.end()) __builtin_prefetch(*ahead++);
       if (!excluded(node)) f(node);
+    }
     return;
   }
   std::unordered_set<const SocketNode*> seen;
