@@ -105,6 +105,16 @@ class AdapterHost {
     for (const LocalSocket* s : sockets) ids.push_back(s->local_id());
     deliver(packet, ids, volatile_, std::move(ack));
   }
+  /// Asked by Adapter::add_sockets (bulk joins: Room::sockets_join here, remote joins from other
+  /// servers) before local socket `id` joins `room`, a room it is not in yet: false refuses that
+  /// one join, and the host reports it. Adapters cannot know the host's per-socket limits
+  /// (ServerOptions::max_rooms_per_socket), so they ask here rather than carry a copy of them. The
+  /// default admits every join. Thread-safety: the server's thread, like every member here.
+  virtual bool may_join(const SocketId& id, const RoomName& room) {
+    (void)id;
+    (void)room;
+    return true;
+  }
   /// Describes a local socket; nullopt when it is not connected here.
   virtual std::optional<SocketInfo> describe(const SocketId& id) const = 0;
   /// Disconnects a local socket ("server namespace disconnect"; `close` also ends its connection).
@@ -167,7 +177,9 @@ class Adapter {
   /// instances did not answer in time (with the answers that did arrive).
   virtual void fetch_sockets(const BroadcastOptions& opts,
                              std::function<void(std::vector<SocketInfo>, std::error_code)> done) = 0;
-  /// Makes matching sockets join `rooms`.
+  /// Makes matching sockets join `rooms`. Each join of a room a socket is not in yet must be
+  /// admitted by AdapterHost::may_join (refused ones are skipped, the rest go on), whether the
+  /// request comes from this server or from another one: the host's room limit holds either way.
   virtual void add_sockets(const BroadcastOptions& opts, const std::vector<RoomName>& rooms) = 0;
   /// Makes matching sockets leave `rooms`.
   virtual void del_sockets(const BroadcastOptions& opts, const std::vector<RoomName>& rooms) = 0;

@@ -54,6 +54,9 @@ class InMemoryAdapter : public Adapter {
   virtual void room_created(const RoomName& room) { (void)room; }
   /// Called when a room loses its last member.
   virtual void room_deleted(const RoomName& room) { (void)room; }
+  /// Adds local socket `id` to each of `rooms` it is not in yet that AdapterHost::may_join admits:
+  /// what add_sockets does per socket, for remote adapters' single-socket joins. Server's thread.
+  void add_admitted(const SocketId& id, const std::vector<RoomName>& rooms);
   /// True when `room` is a socket's own room (named by its id).
   bool is_socket_room(const RoomName& room) const noexcept { return sids_.count(room) != 0; }
 
@@ -67,6 +70,8 @@ class InMemoryAdapter : public Adapter {
   // it so that a broadcast walks its recipients without hashing their ids.
   using SocketNode = SocketMap::value_type;
 
+  /// Puts `node` in `room` (creating it); both indexes.
+  void insert(SocketNode& node, const RoomName& room);
   template <class F>
   void for_each_match(const BroadcastOptions& opts, F&& f) const;
   /// Delivers to every match; returns how many sockets matched.

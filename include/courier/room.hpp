@@ -55,7 +55,12 @@ class Room {
 
   /// Describes the target sockets (across the cluster with a remote adapter).
   void fetch_sockets(std::function<void(std::vector<SocketInfo>, std::error_code)> callback) const;
-  /// Makes the target sockets join `room`.
+  /// Makes the target sockets join `room` (on every server of the cluster with a remote adapter,
+  /// unless local()). ServerOptions::max_rooms_per_socket holds as for Socket::join: a target
+  /// socket already at the limit and not in `room` stays out of it, the refusal is logged (warn,
+  /// with the socket id and the room) and counted in Metrics::rooms_refused; the other target
+  /// sockets join. Nothing reports the refusals to the caller: the call is posted, not awaited.
+  /// Thread-safety: any thread, like every Room operation (runs on the server's thread).
   void sockets_join(std::string room) const;
   /// Makes the target sockets leave `room`.
   void sockets_leave(std::string room) const;

@@ -26,9 +26,14 @@ struct ServerOptions {
   std::chrono::milliseconds connect_timeout{45000};
   /// Most namespaces one connection may join; bounds what one client can allocate (socket.io has none).
   std::size_t max_namespaces_per_connection = 64;
-  /// Most rooms one socket may be in (its own room included); a join beyond it is refused with
-  /// errc::too_many_rooms and logged. 10,000 bounds what one client can make the server allocate
-  /// while being far above any sane application (socket.io has no limit).
+  /// Most rooms one socket may be in (its own room included); 0 = no limit. Every way into a room
+  /// counts: Socket::join beyond it is refused with errc::too_many_rooms; Room::sockets_join and
+  /// joins requested by other servers of a cluster (remote adapters) leave a socket at the limit
+  /// out of the new room while the call's other sockets join. Each refusal is logged (warn) and
+  /// counted in Metrics::rooms_refused; rooms a socket is in already are never refused. 10,000
+  /// bounds what one client, or one bulk join, can make the server allocate while being far above
+  /// any sane application (socket.io has no limit). Read on the server's thread only, like the
+  /// rest of these options once the Server has copied them.
   std::size_t max_rooms_per_socket = 10000;
   /// Events one socket may send per second, sustained (token bucket); 0 = off, as in socket.io.
   /// When exceeded, the socket gets an "error" event ({"message":"rate limit exceeded"}) and is

@@ -12,11 +12,24 @@ void InMemoryAdapter::add_all(const SocketId& id, const std::vector<RoomName>& r
   auto [node, inserted] = sids_.try_emplace(id);
   SocketEntry& mine = node->second;
   if (!mine.ref) mine.ref = host_.local_socket(id);
+  for (const auto& room : rooms) insert(*node, room);
+}
+
+void InMemoryAdapter::insert(SocketNode& node, const RoomName& room) {
+  node.second.rooms.insert(room);
+  auto [it, created] = rooms_.try_emplace(room);
+  it->second.insert(&node);
+  if (created) room_created(room);
+}
+
+void InMemoryAdapter::add_admitted(const SocketId& id, const std::vector<RoomName>& rooms) {
   for (const auto& room : rooms) {
-    mine.rooms.insert(room);
-    auto [it, created] = rooms_.try_emplace(room);
-    it->second.insert(&*node);
-    if (created) room_created(room);
+    // A room the socket is already in costs nothing: never refused. The node is looked up after
+    // may_join, which runs the host's code.
+    if (socket_in_room(id, room) || !host_.may_join(id, room)) continue;
+    auto [node, inserted] = sids_.try_emplace(id);
+    if (!node->second.ref) node->second.ref = host_.local_socket(id);
+    insert(*node, room);
   }
 }
 
@@ -154,7 +167,7 @@ void InMemoryAdapter::fetch_sockets(const BroadcastOptions& opts,
 }
 
 void InMemoryAdapter::add_sockets(const BroadcastOptions& opts, const std::vector<RoomName>& rooms) {
-  for (const auto& id : local_sockets(opts)) add_all(id, rooms);
+  for (const auto& id : local_sockets(opts)) add_admitted(id, rooms);
 }
 
 void InMemoryAdapter::del_sockets(const BroadcastOptions& opts, const std::vector<RoomName>& rooms) {

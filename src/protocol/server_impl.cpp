@@ -273,19 +273,22 @@ void SocketImpl::emit_with_ack(std::string_view event, Args args, AckCallback cb
 
 std::error_code SocketImpl::join(std::string room) {
   if (!connected_) return errc::closed;
+  if (!may_join(room)) return errc::too_many_rooms;
+  nsp_->adapter().add_all(id_, {std::move(room)});
+  return {};
+}
+
+bool SocketImpl::may_join(const std::string& room) {
   Adapter& adapter = nsp_->adapter();
   auto server = nsp_->server();
   const std::size_t max = server ? server->options().max_rooms_per_socket : 0;
-  if (max != 0 && adapter.socket_room_count(id_) >= max && !adapter.socket_in_room(id_, room)) {
-    ++server->counters().rooms_refused;
-    server->log(LogLevel::warn, [&] {
-      return "socket.io socket " + id_ + " in " + nsp_->name() + " (" + request().remote_address + "): join " +
-             room.substr(0, 100) + " refused: max_rooms_per_socket (" + std::to_string(max) + ") reached";
-    });
-    return errc::too_many_rooms;
-  }
-  adapter.add_all(id_, {std::move(room)});
-  return {};
+  if (max == 0 || adapter.socket_room_count(id_) < max || adapter.socket_in_room(id_, room)) return true;
+  ++server->counters().rooms_refused;
+  server->log(LogLevel::warn, [&] {
+    return "socket.io socket " + id_ + " in " + nsp_->name() + " (" + request().remote_address + "): join " +
+           room.substr(0, 100) + " refused: max_rooms_per_socket (" + std::to_string(max) + ") reached";
+  });
+  return false;
 }
 
 void SocketImpl::leave(const std::string& room) {
@@ -606,6 +609,12 @@ void NamespaceImpl::deliver_to(const OutPacket& packet, const std::vector<LocalS
     if (ack) socket->expect_ack(*id, ack);
     socket->client()->write(encoded, volatile_);
   }
+}
+
+bool NamespaceImpl::may_join(const SocketId& id, const RoomName& room) {
+  auto it = sockets_.find(id);
+  // sockets_ gets a socket before the adapter does and loses it after: an unknown id is not ours.
+  return it != sockets_.end() && it->second->may_join(room);
 }
 
 std::optional<SocketInfo> NamespaceImpl::describe(const SocketId& id) const {

@@ -118,6 +118,9 @@ class SocketImpl final : public LocalSocket, public std::enable_shared_from_this
   void emit_with_ack(std::string_view event, Args args, AckCallback cb, std::chrono::milliseconds timeout);
   /// Joins `room`; errc::too_many_rooms (logged) beyond ServerOptions::max_rooms_per_socket.
   std::error_code join(std::string room);
+  /// False (logged, counted in Metrics::rooms_refused) when joining `room` would take the socket
+  /// beyond ServerOptions::max_rooms_per_socket; rooms it is in already are always allowed.
+  bool may_join(const std::string& room);
   void leave(const std::string& room);
   std::vector<std::string> rooms() const;
   void disconnect(bool close);
@@ -184,6 +187,8 @@ class NamespaceImpl final : public AdapterHost, public std::enable_shared_from_t
   std::optional<SocketInfo> describe(const SocketId& id) const override;
   void disconnect(const SocketId& id, bool close) override;
   void server_side_emit_received(Args data, std::function<void(Value)> reply) override;
+  /// ServerOptions::max_rooms_per_socket for bulk and remote joins (SocketImpl::may_join).
+  bool may_join(const SocketId& id, const RoomName& room) override;
 
   /// `local_only`: an InMemoryAdapter whatever the options say (parents of dynamic namespaces,
   /// whose broadcasts go through their children's adapters).

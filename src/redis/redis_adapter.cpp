@@ -445,7 +445,7 @@ class RedisAdapter final : public InMemoryAdapter {
     // The single-socket form (older senders): act only if the socket is here, then answer.
     const std::string sid = req["sid"].as_string();
     if (!host().describe(sid)) return;
-    if (type == kRemoteJoin) add_all(sid, {req["room"].as_string()});
+    if (type == kRemoteJoin) add_admitted(sid, {req["room"].as_string()});
     if (type == kRemoteLeave) del(sid, req["room"].as_string());
     if (type == kRemoteDisconnect) host().disconnect(sid, req["close"].as_bool());
     respond(req, Value::object({{"requestId", req["requestId"].as_string()}}));

@@ -4,13 +4,19 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
 #include <courier/error.hpp>
@@ -18,6 +24,8 @@
 #include <courier/server.hpp>
 #include <courier/value.hpp>
 
+#include "../unit/protocol/blocking_calls.hpp"
+#include "../unit/protocol/mini_client.hpp"
 #include "redis/msgpack_value.hpp"
 #include "value_printer.hpp"
 #include "redis/redis_connection.hpp"
@@ -55,7 +63,8 @@ struct Cluster {
   std::vector<Spied> requests;  // on the request channel of "/"
   std::vector<Spied> responses;  // on the response channels of "/"
 
-  explicit Cluster(bool specific_response_channel = false) {
+  // `so`: the servers' options, but for the logger and the adapter.
+  explicit Cluster(bool specific_response_channel = false, courier::ServerOptions so = {}) {
     REQUIRE(redis.start());
     RedisAdapterOptions ro;
     ro.publish_on_specific_response_channel = specific_response_channel;
@@ -64,7 +73,6 @@ struct Cluster {
     ro.request_timeout = 500ms;
     fa = std::make_unique<RedisAdapterFactory>(io, ro);
     fb = std::make_unique<RedisAdapterFactory>(io, ro);
-    courier::ServerOptions so;
     so.logger = quiet();
     so.adapter = fa->factory();
     a = std::make_unique<courier::Server>(io, so);
@@ -140,6 +148,55 @@ struct Cluster {
     fb.reset();
     run_for(io, 20ms);
   }
+};
+
+// An AdapterHost with a room limit, as courier's namespaces have (ServerOptions::max_rooms_per_socket),
+// that records what it refused: adapters built on it without a courier::Server.
+class LimitHost : public courier::AdapterHost {
+ public:
+  LimitHost(std::string name, std::size_t max) : name_(std::move(name)), max_(max) {}
+  const std::string& name() const noexcept override { return name_; }
+  void deliver(const courier::OutPacket&, const std::vector<courier::SocketId>&, bool,
+               std::function<void(Args)>) override {}
+  std::optional<courier::SocketInfo> describe(const courier::SocketId& id) const override {
+    auto rooms = adapter->socket_rooms(id);
+    if (rooms.empty()) return std::nullopt;  // every socket here is in its own room
+    return courier::SocketInfo{id, std::move(rooms), {}, {}, {}};
+  }
+  void disconnect(const courier::SocketId&, bool) override {}
+  void server_side_emit_received(Args, std::function<void(Value)>) override {}
+  bool may_join(const courier::SocketId& id, const courier::RoomName& room) override {
+    if (adapter->socket_room_count(id) < max_) return true;
+    refused.emplace_back(id, room);
+    return false;
+  }
+
+  courier::Adapter* adapter = nullptr;
+  std::vector<std::pair<std::string, std::string>> refused;
+
+ private:
+  std::string name_;
+  std::size_t max_;
+};
+
+// Runs a cluster's io_context on a thread of its own while the test's thread blocks (real clients
+// connecting, blocking_calls.hpp); stopped and joined on destruction, before the Cluster goes.
+class BackgroundRun {
+ public:
+  explicit BackgroundRun(asio::io_context& io) : io_(io), guard_(asio::make_work_guard(io)) {
+    io_.restart();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~BackgroundRun() {
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+ private:
+  asio::io_context& io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
 };
 
 Value decode(const std::string& msg) {
@@ -477,4 +534,122 @@ TEST_CASE("Redis adapter: responses go to the shared or the requester's own resp
   REQUIRE(Value::parse_json(c.responses[0].message, res));
   CHECK(res["requestId"] == req["requestId"]);
   CHECK(res["sockets"] == Value::array());
+}
+
+TEST_CASE("Redis adapter: joins requested by another server ask the host first (room limit)", "[redis][adapter]") {
+  REQUIRE_REDIS_SERVER();
+  const bool sharded = GENERATE(false, true);
+  INFO("sharded = " << sharded);
+  RedisServer redis;
+  REQUIRE(redis.start());
+  asio::io_context io;
+  RedisAdapterOptions ro;
+  ro.url = redis.url();
+  ro.logger = quiet();
+  ro.sharded = sharded;
+  auto fa = std::make_unique<RedisAdapterFactory>(io, ro);
+  auto fb = std::make_unique<RedisAdapterFactory>(io, ro);
+  LimitHost ha("/rooms", 3), hb("/rooms", 3);
+  auto a = fa->factory()(ha);
+  auto b = fb->factory()(hb);
+  ha.adapter = a.get();
+  hb.adapter = b.get();
+  a->init();
+  b->init();
+  REQUIRE(run_until(io, [&] { return fa->connected() && fb->connected(); }, 5000ms));
+  // Both subscribed: B counts two servers.
+  const auto subscribed_by = std::chrono::steady_clock::now() + 5s;
+  for (std::size_t servers = 0; servers != 2;) {
+    REQUIRE(std::chrono::steady_clock::now() < subscribed_by);
+    bool counted = false;
+    b->server_count([&](std::size_t n) {
+      servers = n;
+      counted = true;
+    });
+    REQUIRE(run_until(io, [&] { return counted; }, 1000ms));
+    if (servers != 2) run_for(io, 10ms);
+  }
+
+  a->add_all("s2", {"s2", "a"});
+  a->add_all("s3", {"s3", "b", "c"});  // at the limit
+  b->add_sockets(courier::BroadcastOptions{}, {"x"});
+  REQUIRE(run_until(io, [&] { return a->socket_in_room("s2", "x"); }, 2000ms));
+  run_for(io, 50ms);  // time for a wrong join of s3 to show
+  CHECK_FALSE(a->socket_in_room("s3", "x"));
+  CHECK(a->socket_room_count("s3") == 3);
+  CHECK(ha.refused == std::vector<std::pair<std::string, std::string>>{{"s3", "x"}});
+
+  if (!sharded) {
+    // The single-socket form older Node senders use: {"sid", "room"}, answered either way.
+    RedisUrl u;
+    REQUIRE(RedisUrl::parse(redis.url(), u));
+    auto ctl = std::make_shared<RedisConnection>(io, u, "ctl", quiet());
+    ctl->start();
+    REQUIRE(run_until(io, [&] { return ctl->ready(); }, 2000ms));
+    a->add_all("s4", {"s4"});
+    for (const char* sid : {"s3", "s4"}) {
+      ctl->command({"PUBLISH", "socket.io-request#/rooms#",
+                    Value::object({{"uid", "node"}, {"type", 2}, {"sid", sid}, {"room", "y"},
+                                   {"requestId", std::string("r-") + sid}})
+                        .to_json()});
+    }
+    REQUIRE(run_until(io, [&] { return a->socket_in_room("s4", "y"); }, 2000ms));  // after s3's, in order
+    CHECK_FALSE(a->socket_in_room("s3", "y"));
+    CHECK(ha.refused == std::vector<std::pair<std::string, std::string>>{{"s3", "x"}, {"s3", "y"}});
+    ctl->close();
+  }
+
+  a->close();
+  b->close();
+  fa->close();
+  fb->close();
+  run_for(io, 20ms);
+}
+
+TEST_CASE("Redis adapter: sockets_join from another server respects max_rooms_per_socket", "[redis][adapter]") {
+  REQUIRE_REDIS_SERVER();
+  courier::ServerOptions so;
+  so.max_rooms_per_socket = 3;
+  so.drain_timeout = 500ms;  // the clients stop reading at the end
+  Cluster c(false, so);
+  REQUIRE_FALSE(c.b->listen({}));
+  std::mutex sockets_mutex;
+  std::vector<courier::Socket> on_b;
+  c.b->sockets().on_connection([&](courier::Socket s) {
+    std::lock_guard<std::mutex> lock(sockets_mutex);
+    on_b.push_back(s);
+  });
+  BackgroundRun running(c.io);
+  // Each client is connected before the next one starts: on_b[i] belongs to the i-th client.
+  courier_test::MiniClient below(c.b->port());
+  courier_test::MiniClient at_limit(c.b->port());
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(sockets_mutex);
+      if (on_b.size() == 2) break;
+    }
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(5ms);
+  }
+  const courier::Socket two = on_b[0];
+  const courier::Socket three = on_b[1];
+  courier_test::join(two, "a");
+  courier_test::join(three, "b");
+  courier_test::join(three, "c");
+
+  c.a->sockets().all().sockets_join("x");  // applied on B when B receives A's request
+  const auto refused_by = std::chrono::steady_clock::now() + 3s;
+  while (courier_test::metrics_of(*c.b).rooms_refused == 0 && std::chrono::steady_clock::now() < refused_by)
+    std::this_thread::sleep_for(20ms);
+  CHECK(courier_test::metrics_of(*c.b).rooms_refused == 1);
+  CHECK(courier_test::ids_of(c.b->sockets().local().to("x")) == std::vector<std::string>{two.id()});
+  CHECK(courier_test::ids_of(c.a->sockets().to("x")) == std::vector<std::string>{two.id()});  // A asks B
+  CHECK(courier_test::ids_of(c.b->sockets().local().to("c")) == std::vector<std::string>{three.id()});
+
+  // Through Redis in publish order: "end" comes after "hit".
+  c.a->to("x").emit("hit");
+  c.a->sockets().emit("end");
+  CHECK(courier_test::events_until_end(below) == std::vector<std::string>{"hit"});
+  CHECK(courier_test::events_until_end(at_limit).empty());
 }

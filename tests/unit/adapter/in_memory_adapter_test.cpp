@@ -66,6 +66,11 @@ class FakeHost : public AdapterHost {
   // Cluster-only hook: the in-memory adapter never calls it.
   void server_side_emit_received(Args, std::function<void(Value)>) override { ++server_side_emits; }
 
+  bool may_join(const SocketId& id, const RoomName& room) override {
+    asked.emplace_back(id, room);
+    return !admit || admit(id, room);
+  }
+
   std::string name_ = "/chat";
   int server_side_emits = 0;
   std::vector<Delivery> deliveries;
@@ -74,6 +79,8 @@ class FakeHost : public AdapterHost {
   mutable int describe_calls = 0;
   Adapter* adapter = nullptr;
   bool leave_on_disconnect = true;
+  std::function<bool(const SocketId&, const RoomName&)> admit;  // empty: every join admitted
+  std::vector<std::pair<SocketId, RoomName>> asked;               // may_join's calls, in order
 };
 
 std::vector<std::string> sorted(std::vector<std::string> v) {
@@ -407,6 +414,34 @@ TEST_CASE("InMemoryAdapter: add_sockets acts on matching sockets only", "[adapte
 
   f.adapter.add_sockets(opts(), {"all"});
   CHECK(f.members("all") == Strings{"1", "2", "3", "4"});
+}
+
+TEST_CASE("InMemoryAdapter: add_sockets asks the host before each new join and skips refused ones", "[adapter]") {
+  using Asked = std::vector<std::pair<SocketId, RoomName>>;
+  Fixture f;
+  // A host limit of 3 rooms per socket, as ServerOptions::max_rooms_per_socket would be.
+  f.host.admit = [&](const SocketId& id, const RoomName&) { return f.adapter.socket_room_count(id) < 3; };
+
+  f.adapter.add_sockets(opts(), {"x"});
+  CHECK(f.members("x") == Strings{"1", "3", "4"});                    // 2 was at the limit
+  CHECK(sorted(f.adapter.socket_rooms("2")) == Strings{"2", "a", "b"});  // and keeps its rooms
+  CHECK(f.host.asked.size() == 4);
+
+  // Rooms a socket is in already are neither asked about nor refused; new ones are refused.
+  f.host.asked.clear();
+  f.adapter.add_sockets(opts({"a"}), {"a", "y"});
+  std::sort(f.host.asked.begin(), f.host.asked.end());
+  CHECK(f.host.asked == Asked{{"1", "y"}, {"2", "y"}});
+  CHECK(f.members("a") == Strings{"1", "2"});
+  CHECK_FALSE(f.adapter.has_room("y"));
+
+  // Several rooms in one call: each join counts for the next.
+  f.adapter.add_all("5", {"5"});
+  f.host.asked.clear();
+  f.adapter.add_sockets(opts({"5"}), {"p", "q", "r"});
+  CHECK(sorted(f.adapter.socket_rooms("5")) == Strings{"5", "p", "q"});
+  CHECK(f.host.asked == Asked{{"5", "p"}, {"5", "q"}, {"5", "r"}});
+  CHECK_FALSE(f.adapter.has_room("r"));
 }
 
 TEST_CASE("InMemoryAdapter: del_sockets acts on matching sockets only", "[adapter]") {
