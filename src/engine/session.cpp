@@ -172,7 +172,7 @@ void EngineSession::send_text(std::string_view text) {
     send(std::move(p));
     return;
   }
-  if (!is_open()) return;
+  if (!is_open() || overflowed_) return;
   EngineCounters::add(counters_->packets_out);
   EngineCounters::add(counters_->bytes_out, text.size());
   ws_->send(PacketType::message, text, false);
@@ -188,7 +188,7 @@ void EngineSession::send_shared(const std::shared_ptr<const std::string>& data, 
     send(std::move(p));
     return;
   }
-  if (!is_open()) return;
+  if (!is_open() || overflowed_) return;
   EngineCounters::add(counters_->packets_out);
   EngineCounters::add(counters_->bytes_out, data->size());
   send_ws_shared(PacketType::message, data, binary);
@@ -205,14 +205,22 @@ void EngineSession::send_ws_shared(PacketType type, const std::shared_ptr<const 
 
 void EngineSession::check_ws_backlog() {
   if (ws_ && ws_->buffered_amount() > max_buffered_bytes_) {
-    EngineCounters::add(counters_->send_queue_overflows);
-    close(CloseReason::transport_error, "send queue of " + std::to_string(ws_->buffered_amount()) +
-                                            " bytes over max_buffered_bytes (client not reading)");
+    overflow("send queue of " + std::to_string(ws_->buffered_amount()) +
+             " bytes over max_buffered_bytes (client not reading)");
   }
 }
 
+void EngineSession::overflow(std::string why) {
+  if (overflowed_) return;
+  overflowed_ = true;
+  EngineCounters::add(counters_->send_queue_overflows);
+  // Not closed here: this runs inside a send, maybe a broadcast still walking its recipients by
+  // plain pointers, and the close handlers (the host's code) may disconnect any of them.
+  asio::post(io_, [self = shared_from_this(), why = std::move(why)] { self->close(CloseReason::transport_error, why); });
+}
+
 void EngineSession::send_now(QueuedPacket packet) {
-  if (!is_open()) return;
+  if (!is_open() || overflowed_) return;
   EngineCounters::add(counters_->packets_out);
   EngineCounters::add(counters_->bytes_out, packet.data().size());
   if (ws_) {
@@ -227,9 +235,8 @@ void EngineSession::send_now(QueuedPacket packet) {
   buffered_bytes_ += packet.data().size() + 1;
   write_buffer_.push_back(std::move(packet));
   if (buffered_bytes_ > max_buffered_bytes_) {
-    EngineCounters::add(counters_->send_queue_overflows);
-    close(CloseReason::transport_error, "polling buffer of " + std::to_string(buffered_bytes_) +
-                                            " bytes over max_buffered_bytes (client not polling)");
+    overflow("polling buffer of " + std::to_string(buffered_bytes_) +
+             " bytes over max_buffered_bytes (client not polling)");
     return;
   }
   if (poll_) flush_poll();

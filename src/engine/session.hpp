@@ -98,6 +98,8 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   void send_ws_shared(PacketType type, const std::shared_ptr<const std::string>& data, bool binary);
   /// Closes the session when the WebSocket's unsent bytes exceed max_buffered_bytes.
   void check_ws_backlog();
+  /// Counts an overflow of max_buffered_bytes and closes the session from a handler of its own.
+  void overflow(std::string why);
   void handle_packet(Packet& packet);
   /// Counts a received message and hands it to the message handler.
   void deliver_message(std::string_view data, bool binary);
@@ -125,6 +127,8 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   // Heartbeat: one timer, alternating between "next ping" and "pong deadline".
   asio::steady_timer heartbeat_;
   bool awaiting_pong_ = false;
+  // Over max_buffered_bytes: further sends are dropped until the posted close runs.
+  bool overflowed_ = false;
 
   // Polling.
   std::shared_ptr<HttpExchange> poll_;
