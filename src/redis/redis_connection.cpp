@@ -237,7 +237,10 @@ void RedisConnection::on_connected() {
 void RedisConnection::fail(const std::string& why) {
   if (state_ == State::closed) return;
   const bool was = state_ == State::ready;
-  if (was || attempt_ == 0) log(LogLevel::warn, "connection lost: " + why + "; reconnecting");
+  if (was || attempt_ == 0)
+    log(LogLevel::warn, "connection lost: " + why + "; reconnecting");
+  else
+    log(LogLevel::debug, "still unreachable: " + why);  // each retry, for whoever debugs an outage
   std::error_code ec;
   socket_.close(ec);
   state_ = State::connecting;
