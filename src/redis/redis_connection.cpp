@@ -105,7 +105,13 @@ bool RedisUrl::parse(const std::string& url, RedisUrl& out) {
 }
 
 RedisConnection::RedisConnection(asio::io_context& io, RedisUrl url, std::string name, Logger logger)
-    : io_(io), url_(std::move(url)), name_(std::move(name)), logger_(std::move(logger)), socket_(io), retry_timer_(io) {}
+    : io_(io),
+      url_(std::move(url)),
+      name_(std::move(name)),
+      logger_(std::move(logger)),
+      socket_(io),
+      resolver_(io),
+      retry_timer_(io) {}
 
 RedisConnection::~RedisConnection() {
   if (reader_) redisReaderFree(reader_);
@@ -123,6 +129,7 @@ void RedisConnection::start() {
 void RedisConnection::close() {
   state_ = State::closed;
   retry_timer_.cancel();
+  resolver_.cancel();
   std::error_code ec;
   socket_.close(ec);
   auto pending = std::move(pending_);
@@ -134,28 +141,51 @@ void RedisConnection::close() {
 void RedisConnection::connect() {
   state_ = State::connecting;
   std::error_code ec;
-  auto address = asio::ip::make_address(url_.host, ec);
-  if (ec) {
-    // A host name: resolve it synchronously once; Redis URLs in practice name a local service.
-    asio::ip::tcp::resolver resolver(io_);
-    auto results = resolver.resolve(url_.host, std::to_string(url_.port), ec);
-    if (ec || results.empty()) {
-      fail("cannot resolve host: " + ec.message());
-      return;
-    }
-    address = results.begin()->endpoint().address();
+  const auto address = asio::ip::make_address(url_.host, ec);
+  if (!ec) {
+    socket_ = asio::ip::tcp::socket(io_);
+    socket_.async_connect(asio::ip::tcp::endpoint(address, url_.port),
+                          [weak = weak_from_this()](const std::error_code& e) {
+                            auto self = weak.lock();
+                            if (!self || self->state_ == State::closed) return;
+                            if (e) {
+                              self->fail("connect: " + e.message());
+                              return;
+                            }
+                            self->on_connected();
+                          });
+    return;
   }
+  // A host name, resolved again on every attempt (the service may have moved) and never
+  // synchronously: getaddrinfo can take seconds while DNS is unwell, and this thread serves
+  // every session.
+  resolver_.async_resolve(url_.host, std::to_string(url_.port),
+                          [weak = weak_from_this()](const std::error_code& e,
+                                                    const asio::ip::tcp::resolver::results_type& results) {
+                            auto self = weak.lock();
+                            if (!self || self->state_ == State::closed) return;
+                            if (e || results.empty()) {
+                              self->fail("cannot resolve host " + self->url_.host + ": " +
+                                         (e ? e.message() : std::string("no addresses")));
+                              return;
+                            }
+                            self->connect_to(results);
+                          });
+}
+
+void RedisConnection::connect_to(const asio::ip::tcp::resolver::results_type& endpoints) {
+  // Every address in turn: "localhost" may yield ::1 first while Redis listens on 127.0.0.1 only.
   socket_ = asio::ip::tcp::socket(io_);
-  socket_.async_connect(asio::ip::tcp::endpoint(address, url_.port),
-                        [weak = weak_from_this()](const std::error_code& e) {
-                          auto self = weak.lock();
-                          if (!self || self->state_ == State::closed) return;
-                          if (e) {
-                            self->fail("connect: " + e.message());
-                            return;
-                          }
-                          self->on_connected();
-                        });
+  asio::async_connect(socket_, endpoints,
+                      [weak = weak_from_this()](const std::error_code& e, const asio::ip::tcp::endpoint&) {
+                        auto self = weak.lock();
+                        if (!self || self->state_ == State::closed) return;
+                        if (e) {
+                          self->fail("connect: " + e.message());
+                          return;
+                        }
+                        self->on_connected();
+                      });
 }
 
 void RedisConnection::on_connected() {
@@ -207,7 +237,10 @@ void RedisConnection::on_connected() {
 void RedisConnection::fail(const std::string& why) {
   if (state_ == State::closed) return;
   const bool was = state_ == State::ready;
-  if (was || attempt_ == 0) log(LogLevel::warn, "connection lost: " + why + "; reconnecting");
+  if (was || attempt_ == 0)
+    log(LogLevel::warn, "connection lost: " + why + "; reconnecting");
+  else
+    log(LogLevel::debug, "still unreachable: " + why);  // each retry, for whoever debugs an outage
   std::error_code ec;
   socket_.close(ec);
   state_ = State::connecting;

@@ -71,6 +71,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
  private:
   enum class State { idle, connecting, handshaking, ready, closed };
   void connect();
+  void connect_to(const asio::ip::tcp::resolver::results_type& endpoints);
   void on_connected();
   void fail(const std::string& why);
   void schedule_reconnect();
@@ -86,6 +87,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   std::string name_;
   Logger logger_;
   asio::ip::tcp::socket socket_;
+  // A member, not a local: an asynchronous resolve needs its resolver alive until it completes.
+  asio::ip::tcp::resolver resolver_;
   asio::steady_timer retry_timer_;
   State state_ = State::idle;
   int attempt_ = 0;

@@ -2,13 +2,25 @@
 // port, stopped by PID). Every wait is bounded.
 #include <catch2/catch.hpp>
 
+#include <dlfcn.h>
+#include <netdb.h>
+
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <courier/log.hpp>
 
@@ -23,6 +35,64 @@ using redis_test::RedisServer;
 using redis_test::run_for;
 using redis_test::run_until;
 using namespace std::chrono_literals;
+
+namespace {
+
+// A DNS under the test's control, for names under the reserved .invalid TLD only (everything
+// else goes to the real getaddrinfo untouched). Those lookups are the real getaddrinfo (which
+// fails for them) answering only after slow_dns_delay_ms, the way a DNS server in trouble does;
+// the test that uses it also learns on which thread each lookup ran. The Redis side stays real.
+std::atomic<int> slow_dns_delay_ms{0};
+std::atomic<int> slow_dns_started{0};
+std::atomic<int> slow_dns_finished{0};
+std::atomic<int> slow_dns_on_watched_thread{0};
+std::atomic<std::thread::id> slow_dns_watched_thread{};
+
+bool under_invalid_tld(const char* node) {
+  if (!node) return false;
+  const std::string_view n(node);
+  const std::string_view tld(".invalid");
+  return n.size() >= tld.size() && n.substr(n.size() - tld.size()) == tld;
+}
+
+// A name that resolves to ::1 first, then 127.0.0.1: what getaddrinfo("localhost") gives on
+// many hosts (not necessarily this one), made deterministic.
+constexpr const char* kIpv6FirstName = "ipv6-first.invalid";
+
+}  // namespace
+
+// Interposes the C library's getaddrinfo for this test binary (the executable's definition comes
+// first in the dynamic symbol lookup), forwarding every call to the next definition.
+extern "C" int getaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res) noexcept {
+  using Fn = int (*)(const char*, const char*, const addrinfo*, addrinfo**);
+  static const Fn next = reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, "getaddrinfo"));
+  if (!under_invalid_tld(node)) return next(node, service, hints, res);
+  if (std::string_view(node) == kIpv6FirstName) {
+    addrinfo numeric{};
+    numeric.ai_flags = AI_NUMERICHOST | (hints ? hints->ai_flags & AI_NUMERICSERV : 0);
+    numeric.ai_socktype = hints ? hints->ai_socktype : 0;
+    numeric.ai_protocol = hints ? hints->ai_protocol : 0;
+    addrinfo* v6 = nullptr;
+    addrinfo* v4 = nullptr;
+    const int rc = next("127.0.0.1", service, &numeric, &v4);
+    if (rc != 0) return rc;
+    if (next("::1", service, &numeric, &v6) != 0 || !v6) {
+      *res = v4;
+      return 0;
+    }
+    addrinfo* tail = v6;
+    while (tail->ai_next) tail = tail->ai_next;
+    tail->ai_next = v4;  // glibc's freeaddrinfo frees node by node: one chain is freed whole
+    *res = v6;
+    return 0;
+  }
+  ++slow_dns_started;
+  if (std::this_thread::get_id() == slow_dns_watched_thread.load()) ++slow_dns_on_watched_thread;
+  std::this_thread::sleep_for(std::chrono::milliseconds(slow_dns_delay_ms.load()));
+  const int rc = next(node, service, hints, res);
+  ++slow_dns_finished;
+  return rc;
+}
 
 namespace {
 
@@ -602,4 +672,154 @@ TEST_CASE("RedisConnection: array replies that look like pub/sub pushes still an
   CHECK(ping.reply.type == RedisReply::Type::status);
   CHECK(ping.reply.str == "PONG");
   c->close();
+}
+
+TEST_CASE("RedisConnection: a host name reaches Redis listening on 127.0.0.1 only", "[redis][connection]") {
+  // getaddrinfo("localhost") may give ::1 before 127.0.0.1; a connection that tries only the
+  // first address is refused forever when Redis binds IPv4 only. Every address must be tried.
+  REQUIRE_REDIS_SERVER();
+  RedisServer server({"--bind", "127.0.0.1"});
+  REQUIRE(server.start());
+  REQUIRE_FALSE(redis_test::ping6(server.port()));  // really IPv4 only
+  asio::io_context io;
+  // Where localhost resolves to 127.0.0.1 first (as in /etc/hosts here) this part passes with
+  // the first address alone; the name below lists ::1 first everywhere.
+  auto c = make_connection(io, "redis://localhost:" + std::to_string(server.port()), "localhost-v4");
+  REQUIRE(wait_ready(io, {c.get()}));
+  Result r = call(io, *c, {"SET", "k", "via localhost"});
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.str == "OK");
+  r = call(io, *c, {"GET", "k"});
+  CHECK(r.reply.str == "via localhost");
+  c->close();
+
+  // The same with a name that certainly lists ::1 first.
+  {
+    std::error_code ec;
+    asio::ip::tcp::resolver resolver(io);
+    const auto results = resolver.resolve(kIpv6FirstName, std::to_string(server.port()), ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(results.size() == 2);
+    CHECK(results.begin()->endpoint().address() == asio::ip::make_address("::1"));
+    CHECK(std::next(results.begin())->endpoint().address() == asio::ip::make_address("127.0.0.1"));
+  }
+  auto v6_first = make_connection(io, "redis://" + std::string(kIpv6FirstName) + ":" + std::to_string(server.port()),
+                                  "ipv6-first");
+  REQUIRE(wait_ready(io, {v6_first.get()}));
+  r = call(io, *v6_first, {"GET", "k"});
+  CHECK_FALSE(r.ec);
+  CHECK(r.reply.str == "via localhost");
+  v6_first->close();
+}
+
+TEST_CASE("RedisConnection: an unresolvable host is retried without ever blocking the io_context",
+          "[redis][connection]") {
+  // During an outage the name is resolved again on every retry; a lookup on the io thread would
+  // freeze every session for as long as DNS takes. DNS here is made slow (300 ms per lookup).
+  asio::io_context io;
+  slow_dns_delay_ms = 300;
+  slow_dns_started = 0;
+  slow_dns_finished = 0;
+  slow_dns_on_watched_thread = 0;
+  slow_dns_watched_thread = std::this_thread::get_id();  // the thread that runs `io`
+
+  auto records = std::make_shared<std::vector<std::pair<courier::LogLevel, std::string>>>();
+  courier::Logger logger;
+  logger.level = courier::LogLevel::debug;
+  logger.sink = [records](courier::LogLevel l, std::string_view m) { records->emplace_back(l, std::string(m)); };
+  auto resolve_failures = [&] {
+    int n = 0;
+    for (const auto& [level, msg] : *records)
+      if (msg.find("cannot resolve host no-such-host.invalid: ") != std::string::npos) ++n;
+    return n;
+  };
+
+  // Other work on the same io_context: a 10 ms ticker, recording the longest gap between ticks.
+  asio::steady_timer ticker(io);
+  int ticks = 0;
+  auto last_tick = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration longest_gap{};
+  std::function<void()> arm = [&] {
+    ticker.expires_after(10ms);
+    ticker.async_wait([&](const std::error_code& e) {
+      if (e) return;
+      const auto now = std::chrono::steady_clock::now();
+      longest_gap = std::max(longest_gap, now - last_tick);
+      last_tick = now;
+      ++ticks;
+      arm();
+    });
+  };
+
+  SECTION("retries with a logged reason while the ticker keeps ticking; close() ends it") {
+    RedisUrl u;
+    REQUIRE(RedisUrl::parse("redis://no-such-host.invalid:6379", u));
+    auto c = std::make_shared<RedisConnection>(io, u, "nxdomain", logger);
+    bool became_ready = false;
+    c->set_ready_handler([&] { became_ready = true; });
+
+    const auto t0 = std::chrono::steady_clock::now();
+    last_tick = t0;
+    arm();
+    c->start();
+    CHECK(records->empty());  // start() only began the lookup: nothing resolved (or failed) yet
+
+    REQUIRE(run_until(io, [&] { return resolve_failures() >= 3; }, 5000ms));
+    const auto window = std::chrono::steady_clock::now() - t0;
+    const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(window).count();
+    INFO("window " << window_ms << " ms, " << ticks << " ticks, longest gap "
+                   << std::chrono::duration_cast<std::chrono::milliseconds>(longest_gap).count() << " ms");
+    CHECK(slow_dns_on_watched_thread == 0);
+    CHECK(slow_dns_started >= 3);
+    // Three 300 ms lookups took at least 900 ms; a 10 ms ticker not held up by them fires at
+    // least every few tens of milliseconds throughout (one held up stalls for 300 ms at a time;
+    // the margins are for a loaded machine and sanitizers).
+    CHECK(window_ms >= 900);
+    CHECK(ticks >= window_ms / 30);
+    CHECK(longest_gap < 250ms);
+    // The first failure is a warning naming the host; the retries are logged at debug level.
+    REQUIRE_FALSE(records->empty());
+    CHECK(records->front().first == courier::LogLevel::warn);
+    CHECK(records->front().second.find("cannot resolve host no-such-host.invalid: ") != std::string::npos);
+    CHECK_FALSE(c->ready());
+
+    // close() while a lookup is under way: its late completion changes nothing.
+    REQUIRE(run_until(io, [&] { return slow_dns_started > slow_dns_finished; }, 2000ms));
+    c->close();
+    const auto logged = records->size();
+    const int started = slow_dns_started;
+    REQUIRE(run_until(io, [&] { return slow_dns_finished == started; }, 2000ms));
+    run_for(io, 700ms);  // longer than the longest backoff: a retry would have started by now
+    CHECK(records->size() == logged);
+    CHECK(slow_dns_started == started);
+    CHECK_FALSE(became_ready);
+    CHECK_FALSE(c->ready());
+    bool refused = false;
+    c->command({"PING"}, [&](std::error_code ec, RedisReply) { refused = static_cast<bool>(ec); });
+    CHECK(refused);
+  }
+
+  SECTION("closed and destroyed while its first lookup is under way") {
+    RedisUrl u;
+    REQUIRE(RedisUrl::parse("redis://no-such-host.invalid:6379", u));
+    auto c = std::make_shared<RedisConnection>(io, u, "nxdomain-gone", logger);
+    last_tick = std::chrono::steady_clock::now();
+    arm();
+    c->start();
+    REQUIRE(run_until(io, [&] { return slow_dns_started == 1; }, 2000ms));
+    c->close();
+    c.reset();
+    REQUIRE(run_until(io, [&] { return slow_dns_finished == 1; }, 2000ms));
+    const int before = ticks;
+    run_for(io, 200ms);
+    CHECK(ticks > before);  // the loop still runs other work
+    CHECK(records->empty());
+    CHECK(slow_dns_started == 1);
+    CHECK(slow_dns_on_watched_thread == 0);
+  }
+
+  ticker.cancel();
+  run_for(io, 20ms);
+  slow_dns_delay_ms = 0;
+  slow_dns_watched_thread = std::thread::id{};
 }
