@@ -138,22 +138,27 @@ void RedisConnection::close() {
     if (cb) cb(std::make_error_code(std::errc::operation_canceled), {});
 }
 
+// One completion for both connects: to a literal address (called with the error only) and over
+// the resolved addresses (also given the endpoint reached, unused).
+auto RedisConnection::connect_handler() {
+  return [weak = weak_from_this()](const std::error_code& e, const auto&...) {
+    auto self = weak.lock();
+    if (!self || self->state_ == State::closed) return;
+    if (e) {
+      self->fail("connect: " + e.message());
+      return;
+    }
+    self->on_connected();
+  };
+}
+
 void RedisConnection::connect() {
   state_ = State::connecting;
   std::error_code ec;
   const auto address = asio::ip::make_address(url_.host, ec);
   if (!ec) {
     socket_ = asio::ip::tcp::socket(io_);
-    socket_.async_connect(asio::ip::tcp::endpoint(address, url_.port),
-                          [weak = weak_from_this()](const std::error_code& e) {
-                            auto self = weak.lock();
-                            if (!self || self->state_ == State::closed) return;
-                            if (e) {
-                              self->fail("connect: " + e.message());
-                              return;
-                            }
-                            self->on_connected();
-                          });
+    socket_.async_connect(asio::ip::tcp::endpoint(address, url_.port), connect_handler());
     return;
   }
   // A host name, resolved again on every attempt (the service may have moved) and never
@@ -176,16 +181,7 @@ void RedisConnection::connect() {
 void RedisConnection::connect_to(const asio::ip::tcp::resolver::results_type& endpoints) {
   // Every address in turn: "localhost" may yield ::1 first while Redis listens on 127.0.0.1 only.
   socket_ = asio::ip::tcp::socket(io_);
-  asio::async_connect(socket_, endpoints,
-                      [weak = weak_from_this()](const std::error_code& e, const asio::ip::tcp::endpoint&) {
-                        auto self = weak.lock();
-                        if (!self || self->state_ == State::closed) return;
-                        if (e) {
-                          self->fail("connect: " + e.message());
-                          return;
-                        }
-                        self->on_connected();
-                      });
+  asio::async_connect(socket_, endpoints, connect_handler());
 }
 
 void RedisConnection::on_connected() {

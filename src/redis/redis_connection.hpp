@@ -72,6 +72,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   enum class State { idle, connecting, handshaking, ready, closed };
   void connect();
   void connect_to(const asio::ip::tcp::resolver::results_type& endpoints);
+  auto connect_handler();
   void on_connected();
   void fail(const std::string& why);
   void schedule_reconnect();
