@@ -164,9 +164,14 @@ void EngineSession::send(QueuedPacket packet) {
   }
 }
 
+bool EngineSession::on_thread_over_ws() const {
+  // Short-circuit order matters: ws_ may only be read on the thread.
+  return io_.get_executor().running_in_this_thread() && ws_;
+}
+
 void EngineSession::send_text(std::string_view text) {
-  // Off the thread (ws_ is only read on it) or polling: queued as an owned packet, as send() does.
-  if (!io_.get_executor().running_in_this_thread() || !ws_) {
+  // Off the thread or polling: queued as an owned packet, as send() does.
+  if (!on_thread_over_ws()) {
     QueuedPacket p;
     p.own.assign(text);
     send(std::move(p));
@@ -180,8 +185,8 @@ void EngineSession::send_text(std::string_view text) {
 }
 
 void EngineSession::send_shared(const std::shared_ptr<const std::string>& data, bool binary) {
-  // Off the thread (ws_ is only read on it) or polling: queued as a packet, as send() does.
-  if (!io_.get_executor().running_in_this_thread() || !ws_) {
+  // Off the thread or polling: queued as a packet, as send() does.
+  if (!on_thread_over_ws()) {
     QueuedPacket p;
     p.binary = binary;
     p.shared = data;

@@ -94,6 +94,8 @@ class EngineSession final : public std::enable_shared_from_this<EngineSession> {
   template <class F>
   void run_on_thread(F&& f);
   void send_now(QueuedPacket packet);
+  /// True on the server's thread with a WebSocket: a send can frame its bytes at once.
+  bool on_thread_over_ws() const;
   /// Queues the turn's shared frame of `data` on the WebSocket (on the thread, ws_ set).
   void send_ws_shared(PacketType type, const std::shared_ptr<const std::string>& data, bool binary);
   /// Closes the session when the WebSocket's unsent bytes exceed max_buffered_bytes.
