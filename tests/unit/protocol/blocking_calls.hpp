@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -38,6 +40,33 @@ inline std::vector<std::string> ids_of(const courier::Room& room) {
   REQUIRE(f.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   return f.get();
 }
+
+/// The sockets a Server's default namespace accepts, in connection order. Install it before the
+/// server starts; the handler shares the state, so a late connection never outlives it.
+class ConnectedSockets {
+ public:
+  explicit ConnectedSockets(courier::Server& server) : state_(std::make_shared<State>()) {
+    server.sockets().on_connection([state = state_](courier::Socket socket) {
+      std::lock_guard<std::mutex> lock(state->mutex);
+      state->sockets.push_back(std::move(socket));
+      state->cv.notify_all();
+    });
+  }
+  /// The sockets once `n` have connected (required within 10 s).
+  std::vector<courier::Socket> wait(std::size_t n) const {
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    REQUIRE(state_->cv.wait_for(lock, std::chrono::seconds(10), [&] { return state_->sockets.size() >= n; }));
+    return state_->sockets;
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<courier::Socket> sockets;
+  };
+  std::shared_ptr<State> state_;
+};
 
 /// Socket::join, required to succeed.
 inline void join(const courier::Socket& socket, const std::string& room) {

@@ -4,7 +4,6 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <string>
@@ -33,24 +32,14 @@ TEST_CASE("Room::sockets_join leaves sockets at max_rooms_per_socket out, the ot
     if (level == courier::LogLevel::warn) warnings.emplace_back(message);
   };
   courier::Server server(options);
-  std::mutex sockets_mutex;
-  std::condition_variable sockets_cv;
-  std::vector<courier::Socket> sockets;
-  server.sockets().on_connection([&](courier::Socket socket) {
-    std::lock_guard<std::mutex> lock(sockets_mutex);
-    sockets.push_back(socket);
-    sockets_cv.notify_all();
-  });
+  const courier_test::ConnectedSockets connected(server);
   REQUIRE_FALSE(server.listen({}));
   server.start();
 
   // Each client is connected before the next one starts: sockets[i] belongs to the i-th client.
   MiniClient below(server.port());
   MiniClient at_limit(server.port());
-  {
-    std::unique_lock<std::mutex> lock(sockets_mutex);
-    REQUIRE(sockets_cv.wait_for(lock, 10s, [&] { return sockets.size() == 2; }));
-  }
+  const std::vector<courier::Socket> sockets = connected.wait(2);
   const courier::Socket two = sockets[0];    // own room + "a"
   const courier::Socket three = sockets[1];  // own room + "b" + "c": at the limit
   join(two, "a");

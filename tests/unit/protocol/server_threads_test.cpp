@@ -7,11 +7,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <future>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -19,6 +17,7 @@
 
 #include <courier/courier.hpp>
 
+#include "blocking_calls.hpp"
 #include "mini_client.hpp"
 
 namespace {
@@ -36,14 +35,7 @@ TEST_CASE("Server, Namespace, Room and Socket members called from several thread
   constexpr int kRounds = 150;
 
   courier::Server server;
-  std::mutex sockets_mutex;
-  std::condition_variable sockets_cv;
-  std::vector<courier::Socket> sockets;
-  server.sockets().on_connection([&](courier::Socket socket) {
-    std::lock_guard<std::mutex> lock(sockets_mutex);
-    sockets.push_back(socket);
-    sockets_cv.notify_all();
-  });
+  const courier_test::ConnectedSockets connected(server);
   REQUIRE_FALSE(server.listen({}));
   server.start();
   const auto port = server.port();
@@ -82,10 +74,7 @@ TEST_CASE("Server, Namespace, Room and Socket members called from several thread
       }
     });
   }
-  {
-    std::unique_lock<std::mutex> lock(sockets_mutex);
-    REQUIRE(sockets_cv.wait_for(lock, std::chrono::seconds(10), [&] { return sockets.size() == kClients; }));
-  }
+  const std::vector<courier::Socket> sockets = connected.wait(kClients);
 
   courier::LocalTimer timer(server.context());
   std::atomic<long> acks{0};
