@@ -64,11 +64,13 @@ constexpr std::size_t kMaxIovecs = 64;           // per writev
 constexpr std::size_t kSpareBuffers = 256;       // frame buffers kept for reuse, per listener
 constexpr std::size_t kSpareBufferSize = 4096;   // largest one kept (a typical reply is far smaller)
 constexpr std::size_t kMaxWriteBytes = 1 << 20;  // per writev
-// Frames queued together that are this small in total are copied into one buffer and sent with
-// send(): the kernel's per-iovec import and copy cost more than a user-space memcpy of a few KiB.
-constexpr std::size_t kCoalesceBytes = 16 * 1024;
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 constexpr std::size_t kTlsRecord = 16 * 1024;        // TLS's largest record plaintext
+// Frames queued together that are this small in total are copied into one buffer and sent with
+// send(): the kernel's per-iovec import and copy cost more than a user-space memcpy of a few KiB.
+// TLS copies small frames into the same staging buffer, one record's worth at a time.
+constexpr std::size_t kCoalesceBytes = 16 * 1024;
+constexpr std::size_t kStageSize = std::max(kCoalesceBytes, kTlsRecord);
 constexpr std::size_t kTlsWriteBatch = 256 * 1024;   // ciphertext encrypted ahead of the socket
 
 // A frame made from bytes already built (HTTP heads, control frames): a mutable string, so that
@@ -82,7 +84,7 @@ class Connection;
 /// (so nothing forms a reference cycle with the engine's sessions, which hold their links).
 class TransportContext : public std::enable_shared_from_this<TransportContext> {
  public:
-  TransportContext(asio::io_context& io, Logger logger) : io(io), logger(std::move(logger)), scratch(new char[kScratchSize]), coalesce(new char[kCoalesceBytes]) {}
+  TransportContext(asio::io_context& io, Logger logger) : io(io), logger(std::move(logger)), scratch(new char[kScratchSize]), stage(new char[kStageSize]) {}
 
   /// Flushes `c` at the end of this io_context turn, with everything else queued in the turn.
   void schedule_flush(Connection* c) {
@@ -123,11 +125,12 @@ class TransportContext : public std::enable_shared_from_this<TransportContext> {
   const Logger logger;
   ListenOptions options;
   std::unique_ptr<char[]> scratch;
-  std::unique_ptr<char[]> coalesce;  // small queued frames copied together (see flush())
+  // Small queued frames copied together: into one send() (flush), or into one TLS record
+  // (flush_tls). Written and used within one flush, so one buffer serves every connection.
+  std::unique_ptr<char[]> stage;
   std::vector<asio::const_buffer> iovecs;
   // TLS hook: the listener's TLS context and a second scratch buffer (ciphertext read from the
-  // socket; plaintext staging when small frames are coalesced into one record). Both null
-  // without TLS.
+  // socket). Both null without TLS.
   std::shared_ptr<TlsContext> tls;
   std::unique_ptr<char[]> tls_scratch;
 
@@ -774,12 +777,12 @@ void Connection::flush() {
     if (iov.size() == 1) {
       n = socket_.write_some(iov.front(), ec);
     } else if (bytes <= kCoalesceBytes) {
-      char* p = ctx_->coalesce.get();
+      char* p = ctx_->stage.get();
       for (const auto& b : iov) {
         std::memcpy(p, b.data(), b.size());
         p += b.size();
       }
-      n = socket_.write_some(asio::const_buffer(ctx_->coalesce.get(), bytes), ec);
+      n = socket_.write_some(asio::const_buffer(ctx_->stage.get(), bytes), ec);
     } else {
       n = socket_.write_some(iov, ec);
     }
@@ -997,7 +1000,7 @@ void Connection::on_readable_tls() {
 }
 
 bool Connection::flush_tls() {
-  char* stage = ctx_->tls_scratch.get();
+  char* stage = ctx_->stage.get();
   auto advance = [this](std::size_t len) {
     out_offset_ += len;
     if (out_offset_ == out_[out_head_]->size()) {
