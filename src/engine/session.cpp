@@ -32,6 +32,8 @@ class SessionWsHandler final : public WsHandler {
 // queue the same bytes. Per thread, as an io_context is run by one thread. An entry holds its key
 // string, so an address match always means the same immutable payload; the cache is emptied at
 // the end of the turn only so that it pins no payload longer than needed.
+void clear_frame_cache_of_this_thread();
+
 class FrameCache {
  public:
   /// The turn's frame of `data`, built on first use; null when the link has no prepared frames.
@@ -50,16 +52,21 @@ class FrameCache {
     slot.frame = std::move(frame);
     if (!clear_posted_) {
       clear_posted_ = true;
-      asio::post(io, [this] { clear(); });
+      // Not [this]: the io_context may run this handler after the thread that posted it (and its
+      // thread_local cache) ended, e.g. a Server whose own thread stopped and whose io_context the
+      // host runs later. Then it clears the running thread's cache, and this one keeps at most
+      // kSize entries until they are replaced: correct frames, bounded memory.
+      asio::post(io, [] { clear_frame_cache_of_this_thread(); });
     }
     return &slot.frame;
   }
 
- private:
   void clear() {
     for (auto& e : entries_) e = Entry{};
     clear_posted_ = false;
   }
+
+ private:
   struct Entry {
     std::shared_ptr<const std::string> data;  // holds the key: its address is not reused meanwhile
     PacketType type = PacketType::message;
@@ -73,6 +80,8 @@ class FrameCache {
 };
 
 thread_local FrameCache frame_cache;
+
+void clear_frame_cache_of_this_thread() { frame_cache.clear(); }
 
 HttpResponse text_response(std::string body, const char* content_type) {
   HttpResponse r;
