@@ -3,6 +3,10 @@
 
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace courier::detail {
 
 /// True when `s` is well-formed UTF-8.
@@ -10,7 +14,10 @@ inline bool is_valid_utf8(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   while (p < end) {
-    // Fast path: eight ASCII bytes at a time.
+    // Fast path: ASCII, sixteen and then eight bytes at a time (most text is ASCII).
+#if defined(__SSE2__)
+    while (end - p >= 16 && _mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))) == 0) p += 16;
+#endif
     while (end - p >= 8) {
       unsigned long long w;
       __builtin_memcpy(&w, p, 8);
