@@ -23,6 +23,10 @@ class AckTarget {
     send(Args(std::make_move_iterator(values), std::make_move_iterator(values + count)));
   }
 
+ protected:
+  /// Makes a claimed target claimable again: only for its owner, when no handle to it is left.
+  void rearm() noexcept { used_.store(false, std::memory_order_relaxed); }
+
  private:
   std::atomic<bool> used_{false};
 };

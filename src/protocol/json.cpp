@@ -1,5 +1,6 @@
 #include "protocol/json.hpp"
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -477,6 +478,23 @@ bool scan_json(std::string_view text, bool& root_is_array, std::vector<JsonSpan>
   }
 }
 
+namespace {
+
+// One list per thread: what recycle_array gave back, for the next packet's arguments.
+Array& spare_array() noexcept {
+  thread_local Array spare;
+  return spare;
+}
+
+}  // namespace
+
+void recycle_array(Array& a) noexcept {
+  // A list grown by a packet with many arguments is not kept for the thread's lifetime.
+  constexpr std::size_t kKeep = 16;
+  a.clear();
+  if (a.capacity() > spare_array().capacity() && a.capacity() <= kKeep) a.swap(spare_array());
+}
+
 bool parse_json_lazy_args(const TextBuffer& buffer, std::string_view text, Value& out,
                           bool name_first) {
   thread_local std::vector<JsonSpan> spans;
@@ -488,6 +506,7 @@ bool parse_json_lazy_args(const TextBuffer& buffer, std::string_view text, Value
   // Built in place in `out` (a Value move costs a variant visit).
   Array& a = out.make_array();
   a.clear();
+  if (a.capacity() < spans.size() && spare_array().capacity() >= spans.size()) a.swap(spare_array());
   a.reserve(spans.size());
   for (const JsonSpan& span : spans) {
     const std::string_view element = text.substr(span.begin, span.end - span.begin);
@@ -523,18 +542,68 @@ TextBuffer copy_to_block(std::string_view text) {
   return TextBuffer(std::move(block), bytes);
 }
 
+// The size class of a text up to 2 KiB: classes double, so at most half a block is unused
+// while values keep it. 0 above 2 KiB (a string of its own).
+std::size_t block_capacity(std::size_t size) noexcept {
+  if (size > 2048) return 0;
+  std::size_t capacity = 64;
+  while (capacity < size) capacity *= 2;
+  return capacity;
+}
+
+TextBuffer copy_to_fitting_block(std::string_view text) {
+  switch (block_capacity(text.size())) {
+    case 64: return copy_to_block<64>(text);
+    case 128: return copy_to_block<128>(text);
+    case 256: return copy_to_block<256>(text);
+    case 512: return copy_to_block<512>(text);
+    case 1024: return copy_to_block<1024>(text);
+    case 2048: return copy_to_block<2048>(text);
+    default: break;
+  }
+  auto s = std::make_shared<const std::string>(text);
+  return TextBuffer(s, s->data());
+}
+
+// The last small buffer made on this thread and its size class. Reused when its count shows that
+// no value references it any more (the packet was dispatched and its arguments dropped).
+struct SpareText {
+  TextBuffer buffer;
+  std::size_t capacity = 0;
+};
+
+constexpr std::size_t kSpareTextMax = 256;  // a thread keeps at most this much for reuse
+
+// ThreadSanitizer does not model the fence that orders a value's last read on another thread
+// before the reuse, and would report the overwrite: no reuse in such builds.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kReuseText = false;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kReuseText = false;
+#else
+constexpr bool kReuseText = true;
+#endif
+#else
+constexpr bool kReuseText = true;
+#endif
+
 }  // namespace
 
 TextBuffer make_text_buffer(std::string_view text) {
-  // Classes double, so at most half a block is unused while values keep it.
-  if (text.size() <= 64) return copy_to_block<64>(text);
-  if (text.size() <= 128) return copy_to_block<128>(text);
-  if (text.size() <= 256) return copy_to_block<256>(text);
-  if (text.size() <= 512) return copy_to_block<512>(text);
-  if (text.size() <= 1024) return copy_to_block<1024>(text);
-  if (text.size() <= 2048) return copy_to_block<2048>(text);
-  auto s = std::make_shared<const std::string>(text);
-  return TextBuffer(s, s->data());
+  thread_local SpareText spare;
+  if (text.size() <= spare.capacity && spare.buffer.use_count() == 1) {
+    // A count of one is exact: other holders are values, which only copies of a holder make. The
+    // fence orders their last reads (on another thread, say) before the bytes are overwritten;
+    // their release of the count is acq_rel.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (!text.empty()) std::memcpy(const_cast<char*>(spare.buffer.get()), text.data(), text.size());
+    return spare.buffer;
+  }
+  TextBuffer fresh = copy_to_fitting_block(text);
+  const std::size_t capacity = block_capacity(text.size());
+  if (kReuseText && capacity != 0 && capacity <= kSpareTextMax) spare = SpareText{fresh, capacity};
+  return fresh;
 }
 
 void write_json_string(std::string_view s, std::string& out) {

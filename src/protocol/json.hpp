@@ -33,8 +33,13 @@ bool parse_json(std::string_view text, Value& out);
 using TextBuffer = std::shared_ptr<const char>;
 
 /// A copy of `text` whose reference count and bytes share one allocation (up to 2 KiB; larger
-/// texts take two), so receiving a packet costs one allocation for its bytes.
+/// texts take two). A small buffer that nothing references any more is reused by the next call
+/// on the same thread, so a packet whose values are dropped after dispatch costs no allocation.
 TextBuffer make_text_buffer(std::string_view text);
+
+/// Gives an array's capacity back (its elements are destroyed) for the next parse_json_lazy_args
+/// on this thread: event arguments are built per packet and dropped after dispatch.
+void recycle_array(Array& a) noexcept;
 
 /// Parses JSON text that lies inside `buffer`; when it is an array, each top-level element keeps
 /// a view of its exact wire text in `buffer` (for relays that forward without re-serializing).

@@ -44,8 +44,12 @@ bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, 
     error = "unknown packet type";
     return false;
   }
-  out = SioPacket{};
+  // Field by field rather than from a fresh SioPacket (two Value moves): every field is set
+  // below, the data by the parse or to null.
   out.type = static_cast<SioType>(t - '0');
+  if (out.nsp.size() != 1 || out.nsp[0] != '/') out.nsp.assign(1, '/');
+  out.id.reset();
+  out.has_data = false;
   std::size_t i = 1;
   if (out.type == SioType::binary_event || out.type == SioType::binary_ack) {
     const std::size_t dash = s.find('-', i);
@@ -74,16 +78,15 @@ bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, 
     i = comma == std::string_view::npos ? s.size() : comma + 1;
   }
   if (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-    std::size_t j = i;
-    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+    // Accumulated while scanning (from_chars would read the digits again): ids are short.
     std::uint64_t id = 0;
-    auto r = std::from_chars(s.data() + i, s.data() + j, id);
-    if (r.ec != std::errc()) {
-      error = "invalid ack id";
-      return false;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+      if (__builtin_mul_overflow(id, 10u, &id) || __builtin_add_overflow(id, static_cast<unsigned>(s[i] - '0'), &id)) {
+        error = "invalid ack id";
+        return false;
+      }
     }
     out.id = id;
-    i = j;
   }
   if (i < s.size()) {
     const std::string_view json = s.substr(i);
@@ -97,6 +100,8 @@ bool parse_packet(std::string_view s, SioPacket& out, std::size_t& attachments, 
       return false;
     }
     out.has_data = true;
+  } else {
+    out.data = Value();
   }
   if (const char* why = check_payload(out.type, out)) {
     error = why;
@@ -117,22 +122,24 @@ void append_message(SioType type, const std::string& nsp, std::optional<std::uin
     if (type == SioType::event) type = SioType::binary_event;
     if (type == SioType::ack) type = SioType::binary_ack;
   }
-  text += static_cast<char>('0' + static_cast<int>(type));
-  char digits[24];
+  // The header is put together here and appended in one or two calls (each append checks and
+  // may grow the string: this runs once per packet sent).
+  char head[48];  // type, attachments (20 digits) and '-', id (20 digits)
+  char* at = head;
+  *at++ = static_cast<char>('0' + static_cast<int>(type));
   if (type == SioType::binary_event || type == SioType::binary_ack) {
-    auto r = std::to_chars(digits, digits + sizeof digits, attachments);
-    text.append(digits, r.ptr);
-    text += '-';
+    at = std::to_chars(at, head + sizeof head, attachments).ptr;
+    *at++ = '-';
   }
-  if (nsp != "/") {
+  if (nsp.size() != 1 || nsp[0] != '/') {
+    text.append(head, at);
     text += nsp;
     text += ',';
+    at = head;
   }
-  if (id) {
-    auto r = std::to_chars(digits, digits + sizeof digits, *id);
-    text.append(digits, r.ptr);
-  }
-  text += json;
+  if (id) at = std::to_chars(at, head + sizeof head, *id).ptr;
+  text.append(head, at);
+  if (!json.empty()) text += json;
 }
 
 EncodedPacket assemble(SioType type, const std::string& nsp, std::optional<std::uint64_t> id, std::string_view json,
@@ -223,18 +230,16 @@ void Decoder::reset() noexcept {
 Decoder::Status Decoder::feed_text(std::string_view text, SioPacket& out) {
   if (pending_) return fail("got plaintext data when reconstructing a packet");
   const TextBuffer buffer = make_text_buffer(text);
-  SioPacket packet;
   std::size_t n = 0;
-  if (!parse_packet(std::string_view(buffer.get(), text.size()), packet, n, error_, &buffer, max_attachments_))
+  if (!parse_packet(std::string_view(buffer.get(), text.size()), out, n, error_, &buffer, max_attachments_))
     return Status::error;
-  if (packet.type == SioType::binary_event || packet.type == SioType::binary_ack) {
-    pending_ = std::move(packet);
+  if (out.type == SioType::binary_event || out.type == SioType::binary_ack) {
+    pending_ = std::move(out);
     expected_ = n;
     attachments_.clear();
     attachments_.reserve(n);
     return Status::need_more;
   }
-  out = std::move(packet);
   return Status::ok;
 }
 

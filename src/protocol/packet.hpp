@@ -63,7 +63,8 @@ class Decoder {
 
   explicit Decoder(std::size_t max_attachments = kDefaultMaxAttachments) : max_attachments_(max_attachments) {}
 
-  /// Feeds a text message. On ok, `out` holds a complete packet.
+  /// Feeds a text message. On ok, `out` holds a complete packet; otherwise its content is
+  /// unspecified (it is parsed into directly, and may be a reused packet).
   Status feed_text(std::string_view text, SioPacket& out);
   /// Feeds a binary message (an attachment). On ok, `out` holds the completed packet.
   Status feed_binary(std::string_view bytes, SioPacket& out);

@@ -5,6 +5,7 @@
 #include "common/random_id.hpp"
 #include "engine/engine_core.hpp"
 #include "engine/session.hpp"
+#include "protocol/json.hpp"
 
 namespace courier::detail {
 namespace {
@@ -329,22 +330,27 @@ void SocketImpl::on_packet(SioPacket& packet) {
   }
 }
 
-namespace {
-// The ack of one event from a client: one allocation per acked event, and on the server's thread
-// the reply is encoded straight from the handler's values (no packet, Value or list around them).
+// The ack of one event from a client. On the server's thread the reply is encoded straight from
+// the handler's values (no packet, Value or list around them). Reused by its socket (make_ack).
 class SocketAck final : public AckTarget {
  public:
   SocketAck(std::weak_ptr<SocketImpl> socket, std::uint64_t id, asio::io_context& io)
       : socket_(std::move(socket)), id_(id), io_(io) {}
 
+  /// Serves event `id` afresh. Only when the socket holds the sole reference.
+  void reuse(std::uint64_t id) noexcept {
+    rearm();
+    id_.store(id, std::memory_order_relaxed);
+  }
+
   void send(Args args) override {
-    run_on(io_, [socket = socket_, id = id_, args = std::move(args)] {
+    run_on(io_, [socket = socket_, id = id_.load(std::memory_order_relaxed), args = std::move(args)] {
       write(socket, id, args.data(), args.size());
     });
   }
   void send_values(Value* values, std::size_t count) override {
     if (!io_.get_executor().running_in_this_thread()) return AckTarget::send_values(values, count);
-    write(socket_, id_, values, count);
+    write(socket_, id_.load(std::memory_order_relaxed), values, count);
   }
 
  private:
@@ -355,16 +361,28 @@ class SocketAck final : public AckTarget {
   }
 
   std::weak_ptr<SocketImpl> socket_;
-  std::uint64_t id_;
+  // Atomic only so that a reuse is no data race even for tools that do not model the fence in
+  // make_ack (ThreadSanitizer): a handle sent from another thread reads it there.
+  std::atomic<std::uint64_t> id_;
   asio::io_context& io_;
 };
-}  // namespace
 
 void SocketImpl::write_ack(std::uint64_t id, const Value* values, std::size_t count) {
   client_->write_values(SioType::ack, nsp_->name(), id, values, count, false);
 }
 
-Ack SocketImpl::make_ack(std::uint64_t id) { return Ack(std::make_shared<SocketAck>(weak_from_this(), id, io_)); }
+Ack SocketImpl::make_ack(std::uint64_t id) {
+  // A count of one is exact: any other holder would be an Ack handle, and a handle is only made
+  // by copying one. The acquire fence orders the last holder's use (a claim and send on another
+  // thread, say) before the reuse; its release of the count is acq_rel.
+  if (spare_ack_ && spare_ack_.use_count() == 1) {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    spare_ack_->reuse(id);
+  } else {
+    spare_ack_ = std::make_shared<SocketAck>(weak_from_this(), id, io_);
+  }
+  return Ack(spare_ack_);
+}
 
 void SocketImpl::rate_limited() {
   auto server = nsp_->server();
@@ -400,12 +418,14 @@ void SocketImpl::on_event(SioPacket& packet) {
   Ack ack = packet.id ? make_ack(*packet.id) : Ack();
   auto self = shared_from_this();  // handlers may disconnect us
   if (any_) any_(event, args, ack);
-  if (!connected_) return;
-  auto it = handlers_.find(event);
-  if (it != handlers_.end()) {
-    auto handler = it->second;  // the handler may replace itself
-    (*handler)(args, ack);
+  if (connected_) {
+    auto it = handlers_.find(event);
+    if (it != handlers_.end()) {
+      auto handler = it->second;  // the handler may replace itself
+      (*handler)(args, std::move(ack));
+    }
   }
+  recycle_array(args);  // the next packet's arguments reuse the list
 }
 
 void SocketImpl::on_ack(SioPacket& packet) {

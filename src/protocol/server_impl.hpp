@@ -37,6 +37,7 @@ namespace courier::detail {
 class ServerImpl;
 class NamespaceImpl;
 class SocketImpl;
+class SocketAck;
 
 /// Runs `f` on `io`'s thread: now if already there, else posted.
 template <class F>
@@ -167,6 +168,9 @@ class SocketImpl final : public LocalSocket, public std::enable_shared_from_this
   AnyHandler any_;
   std::function<void(DisconnectReason)> on_disconnect_;
   std::unordered_map<std::uint64_t, AckEntry> acks_;
+  // The ack object of the last acked event, reused by the next one when no handle to it survived
+  // (the handler acked at once or dropped it): no allocation per acked event.
+  std::shared_ptr<SocketAck> spare_ack_;
   std::any data_;
   Value shared_data_;
   TokenBucket events_;  // max_events_per_second

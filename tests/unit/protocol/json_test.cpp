@@ -22,6 +22,9 @@
 using courier::Array;
 using courier::Value;
 using courier::detail::JsonSpan;
+using courier::detail::make_text_buffer;
+using courier::detail::parse_json_lazy_args;
+using courier::detail::TextBuffer;
 using courier::detail::ValueAccess;
 
 namespace {
@@ -281,4 +284,44 @@ TEST_CASE("make_text_buffer copies every size, across its size classes", "[json]
   }
   CHECK(arg.raw_json() == R"({"k":"v"})");
   CHECK(arg["k"].as_string() == "v");
+}
+
+TEST_CASE("make_text_buffer: a buffer still referenced is never overwritten by the next one", "[json]") {
+  // The thread's spare buffer is reused only when nothing else holds it.
+  TextBuffer first = make_text_buffer("first text");
+  const char* first_bytes = first.get();
+  TextBuffer held = first;  // a value still reading it
+  first.reset();
+  TextBuffer second = make_text_buffer("second!!!!");
+  CHECK(std::string_view(held.get(), 10) == "first text");
+  CHECK(std::string_view(second.get(), 10) == "second!!!!");
+  CHECK(second.get() != first_bytes);
+  held.reset();
+  // Texts of every size class and above: always the bytes given, whatever was reused.
+  for (std::size_t size : {0, 1, 63, 64, 65, 200, 256, 257, 1000, 2048, 2049, 5000}) {
+    const std::string text(size, static_cast<char>('a' + size % 26));
+    TextBuffer b = make_text_buffer(text);
+    CHECK(std::string_view(b.get(), size) == text);
+    TextBuffer keep = make_text_buffer(std::string(size, 'z'));
+    CHECK(std::string_view(b.get(), size) == text);  // not overwritten while `b` holds it
+    CHECK(std::string_view(keep.get(), size) == std::string(size, 'z'));
+  }
+}
+
+TEST_CASE("make_text_buffer: values parsed from a packet keep their text after the next packet", "[json]") {
+  Value kept;
+  {
+    const std::string text = R"(["ev",{"k":"kept value"}])";
+    TextBuffer buffer = make_text_buffer(text);
+    Value args;
+    REQUIRE(parse_json_lazy_args(buffer, std::string_view(buffer.get(), text.size()), args, true));
+    kept = args.as_array()[1];  // lazily parsed: reads the buffer later
+  }
+  const std::string other = R"(["ev",{"k":"another one"}])";
+  TextBuffer next = make_text_buffer(other);
+  Value args;
+  REQUIRE(parse_json_lazy_args(next, std::string_view(next.get(), other.size()), args, true));
+  CHECK(kept["k"].as_string() == "kept value");
+  CHECK(args.as_array()[1]["k"].as_string() == "another one");
+  CHECK(kept.to_json() == R"({"k":"kept value"})");
 }

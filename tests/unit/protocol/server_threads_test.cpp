@@ -5,11 +5,14 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <condition_variable>
+#include <deque>
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -177,4 +180,74 @@ TEST_CASE("a Listener destroyed on another thread while its io_context runs stop
   guard.reset();
   io.stop();
   runner.join();
+}
+
+TEST_CASE("acks answered on another thread while the socket's next events are acked on its own", "[threads]") {
+  // A socket reuses its ack object once no handle to it is left (SocketImpl::make_ack): handles
+  // released on a worker thread must still answer their own event, once.
+  constexpr int kEvents = 300;
+  courier::Server server;
+  std::mutex mutex;
+  std::condition_variable ready;
+  std::deque<courier::Ack> far;
+  bool done = false;
+  server.sockets().on_connection([&](courier::Socket socket) {
+    socket.on("far", [&](courier::Args&, courier::Ack ack) {
+      std::lock_guard<std::mutex> lock(mutex);
+      far.push_back(std::move(ack));
+      ready.notify_one();
+    });
+    socket.on("near", [](courier::Args& args, courier::Ack ack) { ack(std::move(args[0])); });
+  });
+  std::thread worker([&] {
+    for (;;) {
+      courier::Ack ack;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        ready.wait(lock, [&] { return done || !far.empty(); });
+        if (far.empty()) return;
+        ack = std::move(far.front());
+        far.pop_front();
+      }
+      ack("far");
+      ack("again");  // a second call sends nothing
+    }
+  });
+  REQUIRE_FALSE(server.listen({}));
+  server.start();
+
+  MiniClient client(server.port());
+  auto reading = std::async(std::launch::async, [&client] {
+    std::map<long, std::vector<std::string>> acks;  // id -> payloads received
+    for (int received = 0; received < kEvents;) {
+      const std::string frame = client.read_frame();
+      if (frame.empty()) break;
+      if (frame.rfind("43", 0) != 0) continue;
+      const std::size_t open = frame.find('[');
+      acks[std::stol(frame.substr(2, open - 2))].push_back(frame.substr(open));
+      ++received;
+    }
+    return acks;
+  });
+  for (int id = 1; id <= kEvents; ++id)
+    client.send_text("42" + std::to_string(id) + (id % 2 ? R"(["far"])" : "[\"near\"," + std::to_string(id) + "]"));
+  if (reading.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    FAIL_CHECK("not every event was acked within 20 s");
+    server.close();
+  }
+  const auto acks = reading.get();
+  CHECK(acks.size() == static_cast<std::size_t>(kEvents));
+  for (const auto& [id, payloads] : acks) {
+    INFO("ack id " << id);
+    CHECK(payloads == std::vector<std::string>{id % 2 ? R"(["far"])" : "[" + std::to_string(id) + "]"});
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    done = true;
+  }
+  ready.notify_one();
+  worker.join();
+  std::promise<void> closed;
+  server.close([&] { closed.set_value(); });
+  CHECK(closed.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
 }
