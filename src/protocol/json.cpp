@@ -416,9 +416,12 @@ bool scan_json(std::string_view text, bool& root_is_array, std::vector<JsonSpan>
   const char* const end = begin + text.size();
   const char* p = begin;
   // RapidJSON skips a UTF-8 BOM: its EncodedInputStream<UTF8, MemoryStream> skips each of the
-  // three bytes, in order, where present.
-  for (const char bom : {'\xef', '\xbb', '\xbf'})
-    if (p < end && *p == bom) ++p;
+  // three bytes, in order, where present. All three are >= 0x80, which no JSON value starts with:
+  // one compare lets the usual text skip the three.
+  if (p < end && static_cast<unsigned char>(*p) >= 0x80) {
+    for (const char bom : {'\xef', '\xbb', '\xbf'})
+      if (p < end && *p == bom) ++p;
+  }
   p = skip_space(p, end);
   root_is_array = p < end && *p == '[';
   bool is_object[kMaxDepth];  // the kind of each open container
