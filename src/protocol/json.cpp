@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -368,6 +369,32 @@ bool rapidjson_accepts_number(const char* begin, const char* end) noexcept {
   return !reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(is, ignore).IsError();
 }
 
+// Skips ASCII digits 8 at a time: timestamps and ids of 13 to 19 digits are common in event
+// payloads, and a byte-at-a-time loop was the largest part of scanning the echo benchmark's.
+inline const char* skip_digits(const char* p, const char* end) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101;
+  while (end - p >= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    // x = byte ^ '0' is below 10 exactly for the digits. Bit 7 of each byte of `other` is set for
+    // x >= 10: by x itself when x >= 0x80, else by (x & 0x7f) + 0x76, which stays within the byte
+    // (at most 0xf5): no carry between bytes, so each flag is exact.
+    const std::uint64_t x = v ^ (kOnes * '0');
+    const std::uint64_t other = (((x & (kOnes * 0x7f)) + kOnes * 0x76) | x) & (kOnes * 0x80);
+    if (other != 0) {
+      // The first non-digit: p[0] is the low byte of v on a little-endian machine, the high one on a big-endian.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      return p + __builtin_clzll(other) / 8;
+#else
+      return p + __builtin_ctzll(other) / 8;
+#endif
+    }
+    p += 8;
+  }
+  while (p < end && is_digit(*p)) ++p;
+  return p;
+}
+
 const char* scan_number(const char* p, const char* end) noexcept {
   const char* const begin = p;
   if (*p == '-') ++p;
@@ -376,14 +403,14 @@ const char* scan_number(const char* p, const char* end) noexcept {
   if (*p == '0') {
     ++p;
   } else if (*p >= '1' && *p <= '9') {
-    while (++p < end && is_digit(*p)) {}
+    p = skip_digits(p + 1, end);
   } else {
     return nullptr;
   }
   bool ask_rapidjson = p - digits >= 20;
   if (p < end && *p == '.') {
     if (++p == end || !is_digit(*p)) return nullptr;
-    while (++p < end && is_digit(*p)) {}
+    p = skip_digits(p + 1, end);
   }
   if (p < end && (*p == 'e' || *p == 'E')) {
     if (++p < end && (*p == '+' || *p == '-')) {
@@ -393,7 +420,7 @@ const char* scan_number(const char* p, const char* end) noexcept {
       ask_rapidjson = true;
     }
     if (p == end || !is_digit(*p)) return nullptr;
-    while (++p < end && is_digit(*p)) {}
+    p = skip_digits(p + 1, end);
   }
   if (ask_rapidjson && !rapidjson_accepts_number(begin, p)) return nullptr;
   return p;
