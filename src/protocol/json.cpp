@@ -456,12 +456,13 @@ bool scan_json(std::string_view text, bool& root_is_array, std::vector<JsonSpan>
   bool is_object[kMaxDepth];  // the kind of each open container
   std::size_t depth = 0;
   const char* element_begin = nullptr;
-  const bool spans = elements && root_is_array;
+  // The depth whose values are the root array's elements; one no container reaches when no spans are wanted.
+  const std::size_t span_depth = elements && root_is_array ? 1 : kMaxDepth + 1;
   for (;;) {
     // A value is expected at p (after whitespace).
     p = skip_space(p, end);
     if (p == end) return false;
-    if (spans && depth == 1) element_begin = p;
+    if (depth == span_depth) element_begin = p;
     switch (*p) {
       case '{':
       case '[': {
@@ -486,7 +487,7 @@ bool scan_json(std::string_view text, bool& root_is_array, std::vector<JsonSpan>
     if (!p) return false;
   after_value:
     // A value ended at p: the container around it decides what comes next.
-    if (spans && depth == 1) elements->push_back(JsonSpan{static_cast<std::uint32_t>(element_begin - begin),
+    if (depth == span_depth) elements->push_back(JsonSpan{static_cast<std::uint32_t>(element_begin - begin),
                                                           static_cast<std::uint32_t>(p - begin)});
     p = skip_space(p, end);
     if (depth == 0) return p == end;
