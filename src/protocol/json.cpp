@@ -324,8 +324,11 @@ inline const char* skip_plain(const char* p, const char* end) noexcept {
   return p;
 }
 
-// p at the opening quote; returns the position after the closing quote, or nullptr.
-const char* scan_string(const char* p, const char* end) noexcept {
+// p at the opening quote; returns the position after the closing quote, or nullptr. Forced inline
+// into scan_json's two calls (keys and values): most strings are short, and the call with its
+// reload of skip_plain's constants cost as much as scanning them (echo payload: 596 -> 563
+// instructions per scan_json).
+[[gnu::always_inline]] inline const char* scan_string(const char* p, const char* end) noexcept {
   ++p;
   while ((p = skip_plain(p, end)) < end) {
     const unsigned char c = static_cast<unsigned char>(*p);
