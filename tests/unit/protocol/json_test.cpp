@@ -151,6 +151,89 @@ TEST_CASE("scan_json: element spans of a root array", "[json]") {
   CHECK(spans.empty());
 }
 
+namespace {
+
+// scan_json's verdict equals parse_json's, and for a root array its element spans equal the
+// element texts that the RapidJSON-based parse_json_keep_raw records.
+void check_agrees(const std::string& text) {
+  INFO("input: " << text);
+  auto buffer = std::make_shared<const std::string>(text);
+  Value parsed;
+  const bool valid = courier::detail::parse_json_keep_raw({buffer, buffer->data()}, *buffer, parsed);
+  bool root_is_array = false;
+  std::vector<JsonSpan> spans;
+  REQUIRE(courier::detail::scan_json(*buffer, root_is_array, &spans) == valid);
+  if (!valid || !parsed.is_array()) return;
+  REQUIRE(root_is_array);
+  std::vector<std::string_view> scanned, raw;
+  for (const auto& s : spans) scanned.push_back(std::string_view(*buffer).substr(s.begin, s.end - s.begin));
+  for (const Value& e : parsed.as_array()) raw.push_back(e.raw_json());
+  REQUIRE(scanned == raw);
+}
+
+}  // namespace
+
+TEST_CASE("scan_json: numbers of every length up to 40 digits, ended anywhere by any byte", "[json]") {
+  // Digits are skipped 8 at a time while 8 bytes remain, then one at a time: every length around
+  // those blocks (7, 8, 9, 16, 20+ digits), at the end of the input or not, in each part of a number.
+  const std::vector<std::string> enders = {"", ",", "]", "}", " ", "\n", ".", ".5", "e", "e5", "E+2", "e-3",
+                                           "x", "/", ":", "-", "+", std::string(1, '\0'), "\x80", "\xba", "\xff"};
+  for (std::size_t n = 1; n <= 40; ++n) {
+    std::string digits;
+    for (std::size_t i = 0; i < n; ++i) digits += static_cast<char>('0' + (i * 7 + 1) % 10);
+    for (const std::string& number : {digits, "-" + digits, "0." + digits, "1.5e" + digits, "-2E-" + digits,
+                                      "0" + digits, "12." + digits + "e+1"}) {
+      for (const auto& ender : enders) {
+        const std::string value = number + ender;
+        for (const std::string& text : {value, "[" + value + "]", "[" + value + ",1]", "{\"t\":" + value + "}",
+                                        "[\"echo\",{\"t\":" + value + "}]", "[\"echo\",{\"t\":" + value + "},2]"})
+          check_agrees(text);
+      }
+    }
+  }
+}
+
+TEST_CASE("scan_json: every byte at every position of a run of digits", "[json]") {
+  for (std::size_t n = 1; n <= 24; ++n) {
+    for (std::size_t at = 0; at <= n; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string number(n, '7');
+        number.insert(at, 1, static_cast<char>(b));
+        check_agrees(number);
+        check_agrees("[1." + number + "]");
+      }
+    }
+  }
+}
+
+TEST_CASE("scan_json: a UTF-8 byte order mark, whole, partial or misplaced", "[json]") {
+  // RapidJSON skips each of the BOM's three bytes, in order, where present; scan_json looks
+  // further only when the first byte is >= 0x80.
+  const std::string ef = "\xef", bb = "\xbb", bf = "\xbf";
+  const std::vector<std::string> prefixes = {"", ef + bb + bf, ef, bb, bf, ef + bb, ef + bf, bb + bf, bf + bb + ef,
+                                             ef + bb + bf + ef + bb + bf, ef + ef, "\xc3\xa9", "\x80", "\xfe\xff",
+                                             ef + bb + bf + " ", " " + ef + bb + bf, "\x7f"};
+  for (const auto& prefix : prefixes) {
+    for (const char* value : {"", "[1]", "[\"a\",{\"t\":2}]", " [ 1 ] ", "1", "\"s\"", "{}", "\xef"})
+      check_agrees(prefix + value);
+  }
+}
+
+TEST_CASE("scan_json: whitespace and other low bytes at every position", "[json]") {
+  // skip_space returns at once for a byte above ' ': each of the four whitespace bytes, and the
+  // bytes at and below ' ' that are not whitespace, must still be told apart everywhere.
+  const std::string text = R"(["echo",{"t":1795329447595136809,"pad":"xx","a":[true,null,-1.5e3,{}]}])";
+  const std::vector<std::string> inserts = {" ", "\t", "\n", "\r", " \t\r\n ", std::string(1, '\0'), "\x0b",
+                                            "\x0c", "\x1f", "\x7f", "\x21"};
+  for (std::size_t at = 0; at <= text.size(); ++at) {
+    for (const auto& insert : inserts) {
+      std::string t = text;
+      t.insert(at, insert);
+      check_agrees(t);
+    }
+  }
+}
+
 TEST_CASE("lazy arguments: unparsed until read, then equal to the eager parse", "[json][value]") {
   const std::string text = R"(["ev", {"k" : [1, 2.5, "s"]}, "x\ny", 18446744073709551615, null])";
   Value args = lazy_args(text, true);
