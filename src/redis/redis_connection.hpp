@@ -31,6 +31,18 @@ struct RedisReply {
   std::vector<RedisReply> elements;
 };
 
+/// A Redis Cluster redirection: the error reply `MOVED <slot> <host>:<port>` (the slot lives on
+/// that node now) or `ASK <slot> <host>:<port>` (this one command, preceded by ASKING, goes there
+/// while the slot migrates).
+struct RedisRedirect {
+  bool ask = false;
+  std::uint16_t slot = 0;
+  std::string host;  // empty: the host of the node that answered (it does not know its address)
+  std::uint16_t port = 0;
+  /// False when `reply` is not a well-formed MOVED or ASK error. Thread-safety: a pure function.
+  static bool parse(const RedisReply& reply, RedisRedirect& out);
+};
+
 /// Parsed redis://[user:pass@]host:port[/db].
 struct RedisUrl {
   std::string host = "127.0.0.1";
@@ -66,16 +78,33 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void subscribe(const std::string& command, const std::vector<std::string>& channels);
   void unsubscribe(const std::string& command, const std::vector<std::string>& channels);
 
+  /// Moves this connection to another node of a Redis Cluster (on a MOVED reply): the replies to
+  /// the commands already sent still come from the current node and reach their callbacks; new
+  /// commands fail with not_connected (ready() is false) until the connection to `host:port` is
+  /// ready, when the ready handler runs again (subscriptions are restored there). The database
+  /// becomes 0, the only one a cluster has; credentials are kept. An empty `host` keeps the current
+  /// one. Doing nothing when already on (or moving to) that node. Not counted in reconnects().
+  /// Thread-safety: like every member, on the io_context's thread only.
+  void redirect(const std::string& host, std::uint16_t port);
+  /// When `reply` is a MOVED redirection: redirect() to the node it names and true (the caller
+  /// sends its command again, once ready; it bounds how often). False for any other reply, ASK
+  /// included (that one-off redirection is not followed). Thread-safety: as redirect().
+  bool follow_moved(const RedisReply& reply);
+  /// "host:port" this connection uses (or is moving to).
+  std::string address() const { return url_.host + ":" + std::to_string(url_.port); }
+
   std::uint64_t reconnects() const noexcept { return reconnects_; }
 
  private:
-  enum class State { idle, connecting, handshaking, ready, closed };
+  // draining: redirected, waiting for the replies of the commands already sent before it moves.
+  enum class State { idle, connecting, handshaking, ready, draining, closed };
   void connect();
   void connect_to(const asio::ip::tcp::resolver::results_type& endpoints);
   auto connect_handler();
   void on_connected();
   void fail(const std::string& why);
   void schedule_reconnect();
+  void switch_node();
   void write_raw(std::vector<std::string> args, Callback cb, bool internal);
   void send_subscription(const std::string& cmd, const std::vector<std::string>& channels);
   void flush();
@@ -95,6 +124,10 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   int attempt_ = 0;
   std::uint64_t reconnects_ = 0;
   bool was_ready_ = false;
+  bool redirected_ = false;  // the next connect follows a redirection, not a failure
+  // Which socket an asynchronous read or write was started on: a completion from a socket that a
+  // redirection closed must not fail the next one.
+  std::uint64_t generation_ = 0;
   redisReader* reader_ = nullptr;
   char read_buf_[16384];
   std::string out_;      // commands waiting for the current write to finish
