@@ -147,7 +147,8 @@ bool RedisRedirect::parse(const RedisReply& reply, RedisRedirect& out) {
 
 RedisConnection::RedisConnection(asio::io_context& io, RedisUrl url, std::string name, Logger logger)
     : io_(io),
-      url_(std::move(url)),
+      url_(url),
+      configured_(std::move(url)),
       name_(std::move(name)),
       logger_(std::move(logger)),
       socket_(io),
@@ -284,6 +285,18 @@ void RedisConnection::fail(const std::string& why) {
     log(LogLevel::warn, "connection lost: " + why + "; reconnecting");
   else
     log(LogLevel::debug, "still unreachable: " + why);  // each retry, for whoever debugs an outage
+  redirected_ = false;
+  if (!moved_host_.empty()) {
+    // Redirected once: the next attempt goes to the other of the two nodes. A failover's new owner
+    // is named by the configured node; while that one is down, the redirection's node may serve.
+    if (url_.host == moved_host_ && url_.port == moved_port_) {
+      url_ = configured_;
+    } else {
+      url_.host = moved_host_;
+      url_.port = moved_port_;
+      url_.db = 0;
+    }
+  }
   std::error_code ec;
   socket_.close(ec);
   ++generation_;  // completions still due on the closed socket are stale
@@ -318,6 +331,8 @@ void RedisConnection::redirect(const std::string& host, std::uint16_t port) {
   url_.host = to;
   url_.port = port;
   url_.db = 0;
+  moved_host_ = to;
+  moved_port_ = port;
   redirected_ = true;
   if ((state_ == State::ready || state_ == State::draining) && !pending_.empty()) {
     // The replies to what was sent are on their way (more redirections, or answers): let them in.

@@ -84,6 +84,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   /// ready, when the ready handler runs again (subscriptions are restored there). The database
   /// becomes 0, the only one a cluster has; credentials are kept. An empty `host` keeps the current
   /// one. Doing nothing when already on (or moving to) that node. Not counted in reconnects().
+  /// Once redirected, a connection that is lost alternates its reconnection attempts between the
+  /// node it was redirected to and the node it was created for: after a failover the old owner may
+  /// never come back, and any node answers MOVED to the new one.
   /// Thread-safety: like every member, on the io_context's thread only.
   void redirect(const std::string& host, std::uint16_t port);
   /// When `reply` is a MOVED redirection: redirect() to the node it names and true (the caller
@@ -114,6 +117,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
 
   asio::io_context& io_;
   RedisUrl url_;
+  RedisUrl configured_;       // as constructed: a redirected connection that is lost goes back to it
+  std::string moved_host_;    // the last redirection's node; empty: never redirected
+  std::uint16_t moved_port_ = 0;
   std::string name_;
   Logger logger_;
   asio::ip::tcp::socket socket_;
