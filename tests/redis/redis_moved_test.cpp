@@ -129,21 +129,33 @@ struct Cluster {
   /// Moves `slot` from node `from` to node `to` as redis-cli --cluster reshard does: IMPORTING,
   /// MIGRATING, MIGRATE of every key, then SETSLOT NODE on every master.
   void move_slot(int slot, int from, int to) {
+    begin_move(slot, from, to);
+    while (true) {
+      auto keys = command(port(from), {"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "100"});
+      REQUIRE(keys.type == RedisReply::Type::array);
+      if (keys.elements.empty()) break;
+      std::vector<std::string> names;
+      for (auto& k : keys.elements) names.push_back(k.str);
+      migrate(from, to, names);
+    }
+    end_move(slot, from, to);
+  }
+  void begin_move(int slot, int from, int to) {
     const auto s = std::to_string(slot);
     REQUIRE(command(port(to), {"CLUSTER", "SETSLOT", s, "IMPORTING", ids[static_cast<std::size_t>(from)]}).str == "OK");
     REQUIRE(command(port(from), {"CLUSTER", "SETSLOT", s, "MIGRATING", ids[static_cast<std::size_t>(to)]}).str == "OK");
-    while (true) {
-      auto keys = command(port(from), {"CLUSTER", "GETKEYSINSLOT", s, "100"});
-      REQUIRE(keys.type == RedisReply::Type::array);
-      if (keys.elements.empty()) break;
-      std::vector<std::string> args{"MIGRATE", "127.0.0.1", std::to_string(port(to)), "", "0", "5000", "KEYS"};
-      for (auto& k : keys.elements) args.push_back(k.str);
-      auto r = command(port(from), args);
-      INFO(r.str);
-      REQUIRE(r.type == RedisReply::Type::status);
-    }
+  }
+  void migrate(int from, int to, const std::vector<std::string>& keys) {
+    std::vector<std::string> args{"MIGRATE", "127.0.0.1", std::to_string(port(to)), "", "0", "5000", "KEYS"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    auto r = command(port(from), args);
+    INFO(r.str);
+    REQUIRE(r.type == RedisReply::Type::status);
+  }
+  void end_move(int slot, int from, int to) {
     for (int i : {to, from, 3 - to - from})
-      REQUIRE(command(port(i), {"CLUSTER", "SETSLOT", s, "NODE", ids[static_cast<std::size_t>(to)]}).str == "OK");
+      REQUIRE(command(port(i), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", ids[static_cast<std::size_t>(to)]}).str ==
+              "OK");
   }
 
   /// A failover without replicas: kills the master `dead` and gives `slot` to `heir` (its data is
@@ -302,4 +314,49 @@ TEST_CASE("RedisTimer on a Redis Cluster: pointed at a non-owner, fires once, fo
   // Nothing left in Redis: the acknowledgement reached the owner.
   CHECK(command(cluster.port(owner), {"ZCARD", "{movedtimer}:lease"}).integer == 0);
   CHECK(command(cluster.port(owner), {"HLEN", "{movedtimer}:data"}).integer == 0);
+}
+
+TEST_CASE("RedisTimer on a Redis Cluster: a schedule answered TRYAGAIN during a slot migration waits and goes through",
+          "[redis][timer][cluster]") {
+  REQUIRE_REDIS_SERVER();
+  Cluster cluster;
+  const int owner = cluster.owner("{migrating}:probe");
+  REQUIRE(owner >= 0);
+  const int a = (owner + 1) % 3;
+  const int c = (owner + 2) % 3;
+
+  asio::io_context io;
+  courier::RedisTimerOptions o;
+  o.url = cluster.url(a);
+  o.prefix = "migrating";
+  o.logger = quiet();
+  o.safety_poll = 200ms;
+  std::vector<std::error_code> errors;
+  o.on_error = [&](std::error_code ec, const std::string&) { errors.push_back(ec); };
+  courier::RedisTimer timer(io, o);
+  std::map<std::string, int> fired;
+  timer.on_fire([&](const courier::TimerEvent& e) { ++fired[std::string(e.key)]; });
+  timer.schedule_in("later", 60s);
+  REQUIRE(run_until(io, [&] { return timer.stats().scheduled == 1; }, 3000ms));
+
+  // Halfway through a migration: the fence counter is on `c`, the rest still on `owner`. A script
+  // that touches both is answered TRYAGAIN.
+  const auto slot = courier::detail::key_slot("{migrating}");
+  cluster.begin_move(slot, owner, c);
+  cluster.migrate(owner, c, {"{migrating}:fence"});
+  timer.schedule_in("soon", 100ms);
+  run_for(io, 600ms);
+  CHECK(fired.empty());
+  CHECK(timer.stats().scheduled == 1);
+  CHECK(timer.queued() == 1);
+  CHECK(errors.empty());
+
+  // The migration ends: the schedule goes again at a safety poll, is redirected to `c`, and fires.
+  cluster.migrate(owner, c, {"{migrating}:due", "{migrating}:data"});
+  cluster.end_move(slot, owner, c);
+  REQUIRE(run_until(io, [&] { return fired["soon"] == 1; }, 3000ms));
+  CHECK(errors.empty());
+  CHECK(timer.stats().scheduled == 2);
+  CHECK(fired.count("later") == 0);
+  CHECK(command(cluster.port(c), {"ZCARD", "{migrating}:due"}).integer == 1);  // "later" came along
 }
