@@ -450,8 +450,7 @@ void RedisConnection::flush() {
 }
 
 void RedisConnection::read() {
-  socket_.async_read_some(asio::buffer(read_buf_), [weak = weak_from_this(), gen = generation_](const std::error_code& e,
-                                                                                                  std::size_t n) {
+  auto on_read = [weak = weak_from_this(), gen = generation_](const std::error_code& e, std::size_t n) {
     auto self = weak.lock();
     if (!self || self->state_ == State::closed || gen != self->generation_) return;
     if (e) {
@@ -475,7 +474,8 @@ void RedisConnection::read() {
       if (self->state_ == State::closed || !self->socket_.is_open() || gen != self->generation_) return;
     }
     self->read();
-  });
+  };
+  socket_.async_read_some(asio::buffer(read_buf_), std::move(on_read));
 }
 
 void RedisConnection::dispatch(RedisReply reply) {

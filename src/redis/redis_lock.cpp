@@ -98,7 +98,8 @@ class RedisLockImpl : public std::enable_shared_from_this<RedisLockImpl> {
           self->lock_.run(self->conn_, {self->lock_key(key), self->tag_ + "fence"}, {owner, std::to_string(ms)},
                           [self, key, owner, ms, cb, redirects](std::error_code ec, RedisReply r) {
                             // Not run on the old node: nothing was written, the same owner can try again.
-                            if (self->follow(ec, r, redirects)) return self->lock_with(key, owner, ms, cb, redirects + 1);
+                            if (self->follow(ec, r, redirects))
+                              return self->lock_with(key, owner, ms, cb, redirects + 1);
                             if (!cb) return;
                             if (auto e = self->failure(ec, r, "try_lock")) return cb(e, LockToken{});
                             if (r.type != RedisReply::Type::integer) return cb(make_error_code(errc::cluster_error), LockToken{});
@@ -157,12 +158,12 @@ class RedisLockImpl : public std::enable_shared_from_this<RedisLockImpl> {
       RedisRedirect moved;
       const bool redirected = RedisRedirect::parse(r, moved);
       const auto level = redirected ? LogLevel::error : LogLevel::warn;
+      std::string why;
+      if (redirected)
+        why = moved.ask ? " (ASK redirections are not followed)"
+                        : " (after " + std::to_string(kMaxRedirects) + " MOVED redirections)";
       if (options_.logger.enabled(level))
-        options_.logger.log(level,
-                            std::string("redis lock: ") + what + " refused: " + r.str +
-                                (redirected ? moved.ask ? " (ASK redirections are not followed)"
-                                                        : " (after " + std::to_string(kMaxRedirects) + " MOVED redirections)"
-                                            : std::string()));
+        options_.logger.log(level, std::string("redis lock: ") + what + " refused: " + r.str + why);
       return make_error_code(errc::cluster_error);
     }
     return {};
@@ -177,13 +178,13 @@ class RedisLockImpl : public std::enable_shared_from_this<RedisLockImpl> {
     }
     when_ready(
         [self = shared_from_this(), &script, token, args, cb, what, redirects]() mutable {
-          script.run(self->conn_, {self->lock_key(token.key)}, args,
-                     [self, &script, token, args, cb, what, redirects](std::error_code ec, RedisReply r) {
+          auto done = [self, &script, token, args, cb, what, redirects](std::error_code ec, RedisReply r) {
             if (self->follow(ec, r, redirects)) return self->compare(script, token, args, cb, what, redirects + 1);
             if (!cb) return;
             if (auto e = self->failure(ec, r, what)) return cb(e);
             cb(r.type == RedisReply::Type::integer && r.integer == 1 ? std::error_code{} : make_error_code(errc::lock_not_held));
-          });
+          };
+          script.run(self->conn_, {self->lock_key(token.key)}, args, std::move(done));
         },
         [cb] {
           if (cb) cb(make_error_code(errc::cluster_unavailable));

@@ -330,7 +330,8 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       enqueue(std::move(key), std::move(op), true);
       return;
     }
-    if (r.type == RedisReply::Type::error && op.redirects < kMaxRedirects && (is_migrating(r) || cmd_->follow_moved(r))) {
+    const bool error = r.type == RedisReply::Type::error;
+    if (error && op.redirects < kMaxRedirects && (is_migrating(r) || cmd_->follow_moved(r))) {
       // Not applied: sent again once connected to the node named (MOVED), or at the next safety
       // poll (ASK, TRYAGAIN). It waits in the queue, as during an outage.
       ++op.redirects;
@@ -338,12 +339,12 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       if (!is_migrating(r) && cmd_->ready() && clock_synced_) flush_queue();  // MOVED to this very node
       return;
     }
-    if (r.type == RedisReply::Type::error) {
+    if (error) {
       RedisRedirect redirect;
       const bool gave_up = RedisRedirect::parse(r, redirect) || is_migrating(r);
+      const std::string why = gave_up ? " (still redirected after " + std::to_string(kMaxRedirects) + " attempts)" : "";
       report(make_error_code(errc::cluster_error), key,
-             std::string(op.cancel ? "cancel" : "schedule") + " of '" + key + "' refused by Redis: " + r.str +
-                 (gave_up ? " (still redirected after " + std::to_string(kMaxRedirects) + " attempts)" : std::string()));
+             std::string(op.cancel ? "cancel" : "schedule") + " of '" + key + "' refused by Redis: " + r.str + why);
       return;
     }
     if (op.cancel)

@@ -99,6 +99,7 @@ struct Cluster {
 
   std::uint16_t port(int i) const { return nodes[static_cast<std::size_t>(i)]->port(); }
   std::string url(int i) const { return nodes[static_cast<std::size_t>(i)]->url(); }
+  const std::string& id(int i) const { return ids[static_cast<std::size_t>(i)]; }
 
   /// Which node serves `key`: the one that does not answer MOVED.
   int owner(const std::string& key) const {
@@ -142,8 +143,8 @@ struct Cluster {
   }
   void begin_move(int slot, int from, int to) {
     const auto s = std::to_string(slot);
-    REQUIRE(command(port(to), {"CLUSTER", "SETSLOT", s, "IMPORTING", ids[static_cast<std::size_t>(from)]}).str == "OK");
-    REQUIRE(command(port(from), {"CLUSTER", "SETSLOT", s, "MIGRATING", ids[static_cast<std::size_t>(to)]}).str == "OK");
+    REQUIRE(command(port(to), {"CLUSTER", "SETSLOT", s, "IMPORTING", id(from)}).str == "OK");
+    REQUIRE(command(port(from), {"CLUSTER", "SETSLOT", s, "MIGRATING", id(to)}).str == "OK");
   }
   void migrate(int from, int to, const std::vector<std::string>& keys) {
     std::vector<std::string> args{"MIGRATE", "127.0.0.1", std::to_string(port(to)), "", "0", "5000", "KEYS"};
@@ -154,8 +155,7 @@ struct Cluster {
   }
   void end_move(int slot, int from, int to) {
     for (int i : {to, from, 3 - to - from})
-      REQUIRE(command(port(i), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", ids[static_cast<std::size_t>(to)]}).str ==
-              "OK");
+      REQUIRE(command(port(i), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", id(to)}).str == "OK");
   }
 
   /// A failover without replicas: kills the master `dead` and gives `slot` to `heir` (its data is
@@ -165,8 +165,7 @@ struct Cluster {
     nodes[static_cast<std::size_t>(dead)]->kill();
     for (int i = 0; i < 3; ++i) {
       if (i == dead) continue;
-      REQUIRE(command(port(i), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", ids[static_cast<std::size_t>(heir)]}).str ==
-              "OK");
+      REQUIRE(command(port(i), {"CLUSTER", "SETSLOT", std::to_string(slot), "NODE", id(heir)}).str == "OK");
     }
   }
 

@@ -107,7 +107,8 @@ TEST_CASE("RedisRedirect: MOVED and ASK error replies", "[redis_url]") {
   CHECK(to.port == 7000);
 
   for (const char* bad : {"MOVED", "MOVED 3999", "MOVED 16384 h:1", "MOVED x h:1", "MOVED 1 h", "MOVED 1 h:0",
-                          "MOVED 1 h:65536", "TRYAGAIN Multiple keys request during rehashing of slot", "ERR MOVED 1 h:1"}) {
+                          "MOVED 1 h:65536", "TRYAGAIN Multiple keys request during rehashing of slot",
+                          "ERR MOVED 1 h:1"}) {
     INFO(bad);
     CHECK_FALSE(RedisRedirect::parse(error(bad), to));
   }
