@@ -55,17 +55,28 @@ RedisReply command(std::uint16_t port, std::vector<std::string> args) {
   return *reply;
 }
 
+/// A private temporary directory, removed with its files even when a constructor that owns it throws.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/courier-moved-XXXXXX";
+    if (::mkdtemp(tmpl) != nullptr) path = tmpl;
+  }
+  ~TempDir() {
+    if (!path.empty()) std::system(("rm -rf '" + path + "'").c_str());
+  }
+};
+
 /// Three masters (no replicas) with the slots split in three, joined with CLUSTER MEET.
 struct Cluster {
-  std::string dir;
+  TempDir tmp;  // first: outlives the servers, whose cluster config files it holds
+  std::string dir = tmp.path;
   std::vector<std::unique_ptr<RedisServer>> nodes;
   std::vector<std::string> ids;
   std::vector<std::uint16_t> bus;
 
   Cluster() {
-    char tmpl[] = "/tmp/courier-moved-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
+    REQUIRE_FALSE(dir.empty());
     for (int i = 0; i < 3; ++i) {
       const auto port = redis_test::free_port();
       // The cluster bus listens on port + 10000 unless told otherwise: ask for a free one.
@@ -92,10 +103,7 @@ struct Cluster {
     }
     wait_agreed();
   }
-  ~Cluster() {
-    nodes.clear();  // each stopped by PID
-    std::system(("rm -rf '" + dir + "'").c_str());
-  }
+  ~Cluster() { nodes.clear(); }  // each stopped by PID, before the directory goes
 
   std::uint16_t port(int i) const { return nodes[static_cast<std::size_t>(i)]->port(); }
   std::string url(int i) const { return nodes[static_cast<std::size_t>(i)]->url(); }
