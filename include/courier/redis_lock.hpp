@@ -14,8 +14,12 @@
 /// protected resource refuse the stale holder.
 ///
 /// Redis layout: `{prefix}:k:<key>` (lock), `{prefix}:fence` (counter); one hash tag, so on a Redis
-/// Cluster all of them live on one slot: point `url` at the master owning it (MOVED redirections
-/// are not followed).
+/// Cluster all of them live on one slot. `url` may name any node of a cluster: a call answered
+/// `MOVED` is sent again to the master named (the connection moves there), at most 5 times, then it
+/// fails with errc::cluster_error (logged). A call answered `ASK` or `TRYAGAIN` (the slot is being
+/// migrated) fails with errc::cluster_error: `ASKING` is not used; try again once the migration
+/// ended. When the node it was redirected to is lost, the connection tries the node `url` names and
+/// that node again in turn, so after a failover it finds the new owner through `url`'s node.
 
 #include <chrono>
 #include <cstddef>
@@ -58,7 +62,7 @@ class RedisLockImpl;
 /// the lease ended or the key has another owner), errc::cluster_unavailable (no connection within
 /// connect_wait, or the connection broke with the call in flight: its outcome is then unknown —
 /// a try_lock may have succeeded and will expire after its ttl), errc::cluster_error (Redis refused
-/// the script).
+/// the script, or a Redis Cluster kept redirecting it: see above).
 ///
 /// Thread-safety: every member is safe from any thread (work is posted to the io_context, which
 /// must be run by one thread); callbacks run on that thread, never inside the call itself.

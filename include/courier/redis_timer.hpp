@@ -51,9 +51,21 @@
 /// ## Redis layout (all under one hash tag, so a Redis Cluster keeps them on one slot)
 /// `{prefix}:due` (zset key -> due time, µs of Redis's clock), `{prefix}:lease` (zset key -> lease end),
 /// `{prefix}:data` (hash key -> generation, attempt, claim fence, payload), `{prefix}:fence`
-/// (counter), channel `{prefix}:wake`. With a Redis Cluster, point `url` at the master that owns
-/// the slot of `{prefix}` (MOVED redirections are not followed). Redis 5 or newer (scripts call
-/// TIME, which needs effects replication).
+/// (counter), channel `{prefix}:wake`. Redis 5 or newer (scripts call TIME, which needs effects
+/// replication).
+///
+/// ## Redis Cluster
+/// `url` may name any node. The command connection follows `MOVED` replies to the master that owns
+/// the slot of `{prefix}`, at start and whenever the slot moves (resharding, failover): the
+/// command is sent again there, at most 5 redirections per schedule/cancel (then it is refused:
+/// logged, counted and reported to `on_error` with errc::cluster_error) and per safety poll for
+/// claims and acknowledgements. While the slot migrates, commands answered `ASK` or `TRYAGAIN` are
+/// not sent to the importing node (no `ASKING`): they wait in the queue and go again at the next
+/// safety poll, within the same bound of 5. When the node it was redirected to is lost, the
+/// connection tries the node `url` names and that node again in turn, so after a failover it
+/// finds the new owner through `url`'s node (it does not learn other nodes: if both are down, it
+/// waits for one of them). The wake subscription stays on `url`'s node (classic PUBLISH reaches
+/// every node of a cluster); while that node is down, timers are found by the safety poll.
 
 #include <chrono>
 #include <cstddef>

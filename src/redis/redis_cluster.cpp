@@ -153,7 +153,8 @@ bool RedisShardClient::spublish(const std::string& channel, std::string message)
   n->pub->command({"SPUBLISH", channel, std::move(message)}, [weak = weak_from_this()](std::error_code, RedisReply r) {
     // MOVED: the cluster changed; learn the new map (this message is lost, as a publish during a
     // failover is with Node's client too).
-    if (r.type == RedisReply::Type::error && r.str.rfind("MOVED", 0) == 0)
+    RedisRedirect moved;
+    if (RedisRedirect::parse(r, moved) && !moved.ask)
       if (auto self = weak.lock()) self->refresh_slots();
   });
   return true;

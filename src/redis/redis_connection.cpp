@@ -104,9 +104,51 @@ bool RedisUrl::parse(const std::string& url, RedisUrl& out) {
   return true;
 }
 
+namespace {
+
+// A decimal in [1, max] written with digits only (no sign, no spaces, as Redis writes them).
+bool parse_number(const std::string& s, unsigned long max, unsigned long& out) {
+  if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  out = std::stoul(s);
+  return out <= max;
+}
+
+}  // namespace
+
+bool RedisRedirect::parse(const RedisReply& reply, RedisRedirect& out) {
+  if (reply.type != RedisReply::Type::error) return false;
+  const std::string& s = reply.str;
+  RedisRedirect r;
+  std::size_t at = 0;
+  if (s.rfind("MOVED ", 0) == 0) {
+    at = 6;
+  } else if (s.rfind("ASK ", 0) == 0) {
+    r.ask = true;
+    at = 4;
+  } else {
+    return false;
+  }
+  const auto space = s.find(' ', at);
+  if (space == std::string::npos) return false;
+  unsigned long slot = 0;
+  if (!parse_number(s.substr(at, space - at), 16383, slot)) return false;
+  const std::string address = s.substr(space + 1);
+  // The last colon: an IPv6 host is written without brackets ("::1:7001").
+  const auto colon = address.rfind(':');
+  unsigned long port = 0;
+  if (colon == std::string::npos || !parse_number(address.substr(colon + 1), 65535, port) || port == 0) return false;
+  r.host = address.substr(0, colon);
+  if (r.host.size() >= 2 && r.host.front() == '[' && r.host.back() == ']') r.host = r.host.substr(1, r.host.size() - 2);
+  r.slot = static_cast<std::uint16_t>(slot);
+  r.port = static_cast<std::uint16_t>(port);
+  out = std::move(r);
+  return true;
+}
+
 RedisConnection::RedisConnection(asio::io_context& io, RedisUrl url, std::string name, Logger logger)
     : io_(io),
-      url_(std::move(url)),
+      url_(url),
+      configured_(std::move(url)),
       name_(std::move(name)),
       logger_(std::move(logger)),
       socket_(io),
@@ -154,6 +196,7 @@ auto RedisConnection::connect_handler() {
 
 void RedisConnection::connect() {
   state_ = State::connecting;
+  ++generation_;
   std::error_code ec;
   const auto address = asio::ip::make_address(url_.host, ec);
   if (!ec) {
@@ -208,8 +251,13 @@ void RedisConnection::on_connected() {
     if (--self->handshake_left_ == 0) {
       self->state_ = State::ready;
       self->attempt_ = 0;
-      self->log(self->was_ready_ ? LogLevel::warn : LogLevel::info, self->was_ready_ ? "reconnected" : "connected");
-      if (self->was_ready_) ++self->reconnects_;
+      if (self->redirected_) {
+        self->log(LogLevel::info, "connected (redirected)");
+      } else {
+        self->log(self->was_ready_ ? LogLevel::warn : LogLevel::info, self->was_ready_ ? "reconnected" : "connected");
+        if (self->was_ready_) ++self->reconnects_;
+      }
+      self->redirected_ = false;
       self->was_ready_ = true;
       for (const auto& [cmd, channels] : self->subscriptions_) {
         if (!channels.empty()) self->send_subscription(cmd, {channels.begin(), channels.end()});
@@ -232,13 +280,26 @@ void RedisConnection::on_connected() {
 
 void RedisConnection::fail(const std::string& why) {
   if (state_ == State::closed) return;
-  const bool was = state_ == State::ready;
+  const bool was = state_ == State::ready || state_ == State::draining;
   if (was || attempt_ == 0)
     log(LogLevel::warn, "connection lost: " + why + "; reconnecting");
   else
     log(LogLevel::debug, "still unreachable: " + why);  // each retry, for whoever debugs an outage
+  redirected_ = false;
+  if (!moved_host_.empty()) {
+    // Redirected once: the next attempt goes to the other of the two nodes. A failover's new owner
+    // is named by the configured node; while that one is down, the redirection's node may serve.
+    if (url_.host == moved_host_ && url_.port == moved_port_) {
+      url_ = configured_;
+    } else {
+      url_.host = moved_host_;
+      url_.port = moved_port_;
+      url_.db = 0;
+    }
+  }
   std::error_code ec;
   socket_.close(ec);
+  ++generation_;  // completions still due on the closed socket are stale
   state_ = State::connecting;
   auto pending = std::move(pending_);
   pending_.clear();
@@ -255,6 +316,51 @@ void RedisConnection::schedule_reconnect() {
   if (delay > kMaxBackoff) delay = kMaxBackoff;
   ++attempt_;
   retry_timer_.expires_after(delay);
+  retry_timer_.async_wait([weak = weak_from_this()](const std::error_code& e) {
+    if (e) return;
+    if (auto self = weak.lock())
+      if (self->state_ != State::closed) self->connect();
+  });
+}
+
+void RedisConnection::redirect(const std::string& host, std::uint16_t port) {
+  if (state_ == State::closed) return;
+  const std::string to = host.empty() ? url_.host : host;
+  if (to == url_.host && port == url_.port) return;  // here already, or on the way
+  log(LogLevel::info, "redirected to " + to + ":" + std::to_string(port) + " (the cluster slot moved)");
+  url_.host = to;
+  url_.port = port;
+  url_.db = 0;
+  moved_host_ = to;
+  moved_port_ = port;
+  redirected_ = true;
+  if ((state_ == State::ready || state_ == State::draining) && !pending_.empty()) {
+    // The replies to what was sent are on their way (more redirections, or answers): let them in.
+    state_ = State::draining;
+    return;
+  }
+  // Connecting or handshaking (the next attempt goes to the new node), or nothing awaits a reply.
+  if (state_ == State::ready || state_ == State::draining) switch_node();
+}
+
+bool RedisConnection::follow_moved(const RedisReply& reply) {
+  RedisRedirect to;
+  if (!RedisRedirect::parse(reply, to) || to.ask) return false;
+  redirect(to.host, to.port);
+  return true;
+}
+
+void RedisConnection::switch_node() {
+  std::error_code ec;
+  socket_.close(ec);
+  ++generation_;
+  state_ = State::connecting;
+  attempt_ = 0;
+  out_.clear();
+  writing_.clear();
+  write_in_flight_ = false;
+  // Connects from a handler of its own: this runs inside the read loop of the old socket.
+  retry_timer_.expires_after(std::chrono::milliseconds(0));
   retry_timer_.async_wait([weak = weak_from_this()](const std::error_code& e) {
     if (e) return;
     if (auto self = weak.lock())
@@ -329,9 +435,9 @@ void RedisConnection::flush() {
   write_in_flight_ = true;
   writing_.swap(out_);
   out_.clear();
-  asio::async_write(socket_, asio::buffer(writing_), [weak = weak_from_this()](const std::error_code& e, std::size_t) {
+  auto done = [weak = weak_from_this(), gen = generation_](const std::error_code& e, std::size_t) {
     auto self = weak.lock();
-    if (!self || self->state_ == State::closed) return;
+    if (!self || self->state_ == State::closed || gen != self->generation_) return;
     self->write_in_flight_ = false;
     self->writing_.clear();
     if (e) {
@@ -339,13 +445,14 @@ void RedisConnection::flush() {
       return;
     }
     self->flush();
-  });
+  };
+  asio::async_write(socket_, asio::buffer(writing_), std::move(done));
 }
 
 void RedisConnection::read() {
-  socket_.async_read_some(asio::buffer(read_buf_), [weak = weak_from_this()](const std::error_code& e, std::size_t n) {
+  auto on_read = [weak = weak_from_this(), gen = generation_](const std::error_code& e, std::size_t n) {
     auto self = weak.lock();
-    if (!self || self->state_ == State::closed) return;
+    if (!self || self->state_ == State::closed || gen != self->generation_) return;
     if (e) {
       self->fail(e == asio::error::eof ? "closed by server" : "read: " + e.message());
       return;
@@ -364,10 +471,11 @@ void RedisConnection::read() {
       RedisReply r = convert(static_cast<redisReply*>(reply));
       freeReplyObject(reply);
       self->dispatch(std::move(r));
-      if (self->state_ == State::closed || !self->socket_.is_open()) return;
+      if (self->state_ == State::closed || !self->socket_.is_open() || gen != self->generation_) return;
     }
     self->read();
-  });
+  };
+  socket_.async_read_some(asio::buffer(read_buf_), std::move(on_read));
 }
 
 void RedisConnection::dispatch(RedisReply reply) {
@@ -393,6 +501,8 @@ void RedisConnection::dispatch(RedisReply reply) {
   auto cb = std::move(pending_.front());
   pending_.pop_front();
   if (cb) cb({}, std::move(reply));
+  // Redirected, and the last reply from the old node is in: move now.
+  if (state_ == State::draining && pending_.empty()) switch_node();
 }
 
 }  // namespace courier::detail

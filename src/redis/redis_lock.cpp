@@ -46,6 +46,10 @@ return 0
 
 using Steady = std::chrono::steady_clock;
 
+// MOVED redirections one call follows before failing: a slot moves once per failover or
+// resharding step, so more than a few in a row means the cluster is still changing its mind.
+constexpr int kMaxRedirects = 5;
+
 long long ttl_ms(std::chrono::milliseconds ttl) {
   constexpr long long kMax = 100LL * 365 * 24 * 3600 * 1000;  // a century: PX stays in range
   return std::min(std::max<long long>(ttl.count(), 1), kMax);
@@ -84,12 +88,18 @@ class RedisLockImpl : public std::enable_shared_from_this<RedisLockImpl> {
   bool io_stopped_or_here() const { return io_.stopped() || io_.get_executor().running_in_this_thread(); }
 
   void try_lock(std::string key, std::chrono::milliseconds ttl, Lock::LockCallback cb) {
-    auto owner = random_id();
-    const auto ms = ttl_ms(ttl);
+    lock_with(std::move(key), random_id(), ttl_ms(ttl), std::move(cb), 0);
+  }
+
+  // `redirects`: MOVED redirections this call followed so far.
+  void lock_with(std::string key, std::string owner, long long ms, Lock::LockCallback cb, int redirects) {
     when_ready(
-        [self = shared_from_this(), key, owner, ms, cb]() {
+        [self = shared_from_this(), key, owner, ms, cb, redirects]() {
           self->lock_.run(self->conn_, {self->lock_key(key), self->tag_ + "fence"}, {owner, std::to_string(ms)},
-                          [self, key, owner, cb](std::error_code ec, RedisReply r) {
+                          [self, key, owner, ms, cb, redirects](std::error_code ec, RedisReply r) {
+                            // Not run on the old node: nothing was written, the same owner can try again.
+                            if (self->follow(ec, r, redirects))
+                              return self->lock_with(key, owner, ms, cb, redirects + 1);
                             if (!cb) return;
                             if (auto e = self->failure(ec, r, "try_lock")) return cb(e, LockToken{});
                             if (r.type != RedisReply::Type::integer) return cb(make_error_code(errc::cluster_error), LockToken{});
@@ -133,30 +143,48 @@ class RedisLockImpl : public std::enable_shared_from_this<RedisLockImpl> {
   // What the lock script stored for this token: owner and fence must both match.
   static std::string stored(const LockToken& t) { return t.owner + ":" + std::to_string(t.fence); }
 
+  // True when the reply is a MOVED redirection this call may still follow: the connection is then
+  // on its way to the node named, and the caller sends the call again (it waits for the connection
+  // like any call). Past kMaxRedirects the reply goes on to failure(), which reports it.
+  bool follow(std::error_code ec, const RedisReply& r, int redirects) {
+    if (ec || closed_ || redirects >= kMaxRedirects) return false;
+    return conn_->follow_moved(r);
+  }
+
   // The error of a failed call, logged; none when the reply is usable.
   std::error_code failure(std::error_code ec, const RedisReply& r, const char* what) const {
     if (ec) return make_error_code(errc::cluster_unavailable);
     if (r.type == RedisReply::Type::error) {
-      if (options_.logger.enabled(LogLevel::warn)) options_.logger.log(LogLevel::warn, std::string("redis lock: ") + what + " refused: " + r.str);
+      RedisRedirect moved;
+      const bool redirected = RedisRedirect::parse(r, moved);
+      const auto level = redirected ? LogLevel::error : LogLevel::warn;
+      std::string why;
+      if (redirected)
+        why = moved.ask ? " (ASK redirections are not followed)"
+                        : " (after " + std::to_string(kMaxRedirects) + " MOVED redirections)";
+      if (options_.logger.enabled(level))
+        options_.logger.log(level, std::string("redis lock: ") + what + " refused: " + r.str + why);
       return make_error_code(errc::cluster_error);
     }
     return {};
   }
 
   void compare(LuaScript& script, const LockToken& token, std::vector<std::string> args, Lock::DoneCallback cb,
-               const char* what) {
+               const char* what, int redirects = 0) {
     if (!token) {
       // Never granted: nothing to compare. Posted, as every callback.
       if (cb) asio::post(io_, [cb = std::move(cb)] { cb(make_error_code(errc::lock_not_held)); });
       return;
     }
     when_ready(
-        [self = shared_from_this(), &script, key = lock_key(token.key), args = std::move(args), cb, what]() mutable {
-          script.run(self->conn_, {key}, std::move(args), [self, cb, what](std::error_code ec, RedisReply r) {
+        [self = shared_from_this(), &script, token, args, cb, what, redirects]() mutable {
+          auto done = [self, &script, token, args, cb, what, redirects](std::error_code ec, RedisReply r) {
+            if (self->follow(ec, r, redirects)) return self->compare(script, token, args, cb, what, redirects + 1);
             if (!cb) return;
             if (auto e = self->failure(ec, r, what)) return cb(e);
             cb(r.type == RedisReply::Type::integer && r.integer == 1 ? std::error_code{} : make_error_code(errc::lock_not_held));
-          });
+          };
+          script.run(self->conn_, {self->lock_key(token.key)}, args, std::move(done));
         },
         [cb] {
           if (cb) cb(make_error_code(errc::cluster_unavailable));

@@ -139,6 +139,19 @@ using Sys = std::chrono::system_clock;
 
 bool is_error(std::error_code ec, const RedisReply& r) { return ec || r.type == RedisReply::Type::error; }
 
+// MOVED redirections followed per operation, and per safety poll for claims and acknowledgements,
+// before giving up: a slot moves once per failover or resharding step, so more than a few in a row
+// means the cluster is still changing its mind.
+constexpr int kMaxRedirects = 5;
+
+// ASK (the slot is migrating and a key is already on the importing node) or TRYAGAIN (a script's
+// keys are split between the two nodes during the migration): retried at the next safety poll, by
+// which time the migration has usually ended with a MOVED. ASKING on the importing node is not
+// used: the scripts touch several keys, which a migration in progress splits anyway.
+bool is_migrating(const RedisReply& r) {
+  return r.type == RedisReply::Type::error && (r.str.rfind("ASK ", 0) == 0 || r.str.rfind("TRYAGAIN", 0) == 0);
+}
+
 }  // namespace
 
 class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
@@ -200,6 +213,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     bool cancel = false;
     Sys::time_point deadline{};  // on this instance's clock; turned into Redis's when sent
     std::string payload;
+    int redirects = 0;  // MOVED followed and ASK/TRYAGAIN retried so far
   };
 
   void submit(std::string key, Op op) {
@@ -266,10 +280,12 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
   // order the operations were issued: the operations that were in flight when the connection
   // broke are handed back (in send order) before any later call can queue, so the later call is
   // always the newer word.
-  void enqueue(std::string key, Op op) {
+  // `returned`: an operation sent earlier and handed back (connection broke, redirected); anything
+  // queued for its key since was issued after it was sent, so that newer operation is kept.
+  void enqueue(std::string key, Op op, bool returned = false) {
     auto it = queue_.find(key);
     if (it != queue_.end()) {
-      it->second.op = std::move(op);
+      if (!returned) it->second.op = std::move(op);
       return;
     }
     if (queue_.size() >= options_.max_queued) {
@@ -311,12 +327,24 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     if (ec) {
       // The connection broke with it in flight: it may or may not have been applied. Sending it
       // again is safe for a cancel and at-least-once for a schedule (documented).
-      enqueue(std::move(key), std::move(op));
+      enqueue(std::move(key), std::move(op), true);
       return;
     }
-    if (r.type == RedisReply::Type::error) {
+    const bool error = r.type == RedisReply::Type::error;
+    if (error && op.redirects < kMaxRedirects && (is_migrating(r) || cmd_->follow_moved(r))) {
+      // Not applied: sent again once connected to the node named (MOVED), or at the next safety
+      // poll (ASK, TRYAGAIN). It waits in the queue, as during an outage.
+      ++op.redirects;
+      enqueue(std::move(key), std::move(op), true);
+      if (!is_migrating(r) && cmd_->ready() && clock_synced_) flush_queue();  // MOVED to this very node
+      return;
+    }
+    if (error) {
+      RedisRedirect redirect;
+      const bool gave_up = RedisRedirect::parse(r, redirect) || is_migrating(r);
+      const std::string why = gave_up ? " (still redirected after " + std::to_string(kMaxRedirects) + " attempts)" : "";
       report(make_error_code(errc::cluster_error), key,
-             std::string(op.cancel ? "cancel" : "schedule") + " of '" + key + "' refused by Redis: " + r.str);
+             std::string(op.cancel ? "cancel" : "schedule") + " of '" + key + "' refused by Redis: " + r.str + why);
       return;
     }
     if (op.cancel)
@@ -403,6 +431,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
   void on_claimed(std::error_code ec, RedisReply r) {
     claim_in_flight_ = false;
     if (closed_) return;
+    if (!ec && follow(r)) return;  // claimed again once connected to the slot's node (on_command_ready)
     if (is_error(ec, r) || r.type != RedisReply::Type::array || r.elements.empty() || (r.elements.size() - 1) % 4 != 0) {
       if (!ec) log(LogLevel::warn, "claim refused: " + (r.type == RedisReply::Type::error ? r.str : "unexpected reply"));
       return;  // the safety poll (or the next ready) tries again
@@ -471,6 +500,11 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
         for (auto& a : copy) self->acks_.push_back(std::move(a));
         return;
       }
+      if (self->follow(r) || is_migrating(r)) {
+        // Not applied: sent again once connected to the slot's node, or at the next safety poll.
+        for (auto& a : copy) self->acks_.push_back(std::move(a));
+        return;
+      }
       if (r.type == RedisReply::Type::error) {
         self->log(LogLevel::warn, "acknowledgement refused (timers will be re-delivered): " + r.str);
         return;
@@ -523,6 +557,19 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
     });
   }
 
+  // Follows a MOVED reply to a claim or an acknowledgement (they are sent again once connected to
+  // the node named: on_command_ready), at most kMaxRedirects times per safety poll.
+  bool follow(const RedisReply& r) {
+    RedisRedirect to;
+    if (!RedisRedirect::parse(r, to) || to.ask) return false;
+    if (moves_ >= kMaxRedirects) {
+      log(LogLevel::error, "still redirected after " + std::to_string(kMaxRedirects) + " MOVED redirections: " + r.str);
+      return false;
+    }
+    ++moves_;
+    return cmd_->follow_moved(r);
+  }
+
   void disarm() {
     armed_ = false;
     wake_timer_.cancel();
@@ -534,6 +581,12 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
       if (ec) return;
       auto self = weak.lock();
       if (!self || self->closed_) return;
+      self->moves_ = 0;
+      if (self->cmd_->ready()) {
+        // What waits for a cluster slot migration to end (ASK, TRYAGAIN) goes again.
+        self->flush_acks();
+        if (self->clock_synced_) self->flush_queue();
+      }
       self->claim();
       if (self->cmd_->ready()) self->sync_clock();
       self->arm_poll();
@@ -564,6 +617,7 @@ class RedisTimerImpl : public std::enable_shared_from_this<RedisTimerImpl> {
   std::optional<Steady::time_point> wake_during_claim_;
   bool armed_ = false;
   Steady::time_point armed_for_{};
+  int moves_ = 0;  // MOVED redirections of claims and acknowledgements followed since the last safety poll
 
   std::unordered_map<std::string, Queued> queue_;  // key -> last operation while Redis is away
   std::list<std::string> order_;                   // keys of queue_ in the order they were queued

@@ -81,3 +81,39 @@ TEST_CASE("RedisUrl: largest valid port and db", "[redis_url]") {
   CHECK(u.port == 65535);
   CHECK(u.db == 99999);
 }
+
+TEST_CASE("RedisRedirect: MOVED and ASK error replies", "[redis_url]") {
+  using courier::detail::RedisRedirect;
+  using courier::detail::RedisReply;
+  auto error = [](std::string text) {
+    RedisReply r;
+    r.type = RedisReply::Type::error;
+    r.str = std::move(text);
+    return r;
+  };
+  RedisRedirect to;
+  REQUIRE(RedisRedirect::parse(error("MOVED 3999 127.0.0.1:6381"), to));
+  CHECK_FALSE(to.ask);
+  CHECK(to.slot == 3999);
+  CHECK(to.host == "127.0.0.1");
+  CHECK(to.port == 6381);
+  REQUIRE(RedisRedirect::parse(error("ASK 16383 ::1:7002"), to));  // IPv6, unbracketed
+  CHECK(to.ask);
+  CHECK(to.slot == 16383);
+  CHECK(to.host == "::1");
+  CHECK(to.port == 7002);
+  REQUIRE(RedisRedirect::parse(error("MOVED 0 :7000"), to));  // a node that does not know its address
+  CHECK(to.host.empty());
+  CHECK(to.port == 7000);
+
+  for (const char* bad : {"MOVED", "MOVED 3999", "MOVED 16384 h:1", "MOVED x h:1", "MOVED 1 h", "MOVED 1 h:0",
+                          "MOVED 1 h:65536", "TRYAGAIN Multiple keys request during rehashing of slot",
+                          "ERR MOVED 1 h:1"}) {
+    INFO(bad);
+    CHECK_FALSE(RedisRedirect::parse(error(bad), to));
+  }
+  RedisReply status;
+  status.type = RedisReply::Type::status;
+  status.str = "MOVED 1 h:1";
+  CHECK_FALSE(RedisRedirect::parse(status, to));
+}
