@@ -220,6 +220,29 @@ courier::RedisLockOptions lock_options(const std::string& url) {
   return o;
 }
 
+// A RedisTimer on node `node` of a cluster, with the errors it reports and the firings per key.
+struct TimerOnNode {
+  TimerOnNode(asio::io_context& io, const Cluster& cluster, int node, const std::string& prefix,
+              std::chrono::milliseconds safety_poll)
+      : timer(io, options(cluster.url(node), prefix, safety_poll)) {
+    timer.on_fire([this](const courier::TimerEvent& e) { ++fired[std::string(e.key)]; });
+  }
+
+  courier::RedisTimerOptions options(std::string url, const std::string& prefix, std::chrono::milliseconds poll) {
+    courier::RedisTimerOptions o;
+    o.url = std::move(url);
+    o.prefix = prefix;
+    o.logger = quiet();
+    o.safety_poll = poll;
+    o.on_error = [this](std::error_code ec, const std::string&) { errors.push_back(ec); };
+    return o;
+  }
+
+  std::vector<std::error_code> errors;  // before `timer`, whose handlers use them
+  std::map<std::string, int> fired;
+  courier::RedisTimer timer;
+};
+
 }  // namespace
 
 TEST_CASE("RedisLock on a Redis Cluster: pointed at non-owners, follows MOVED, also after the slot moved",
@@ -277,18 +300,12 @@ TEST_CASE("RedisTimer on a Redis Cluster: pointed at a non-owner, fires once, fo
   const int c = (owner + 2) % 3;
 
   asio::io_context io;
-  courier::RedisTimerOptions o;
-  o.url = cluster.url(a);
-  o.prefix = "movedtimer";
-  o.logger = quiet();
-  // Long: a timer that fires within a second or two was woken by the wake channel, not found by
-  // the poll; the subscriber stays on node `a`, which does not own the slot.
-  o.safety_poll = 10s;
-  std::vector<std::error_code> errors;
-  o.on_error = [&](std::error_code ec, const std::string&) { errors.push_back(ec); };
-  courier::RedisTimer timer(io, o);
-  std::map<std::string, int> fired;
-  timer.on_fire([&](const courier::TimerEvent& e) { ++fired[std::string(e.key)]; });
+  // A long safety poll: a timer that fires within a second or two was woken by the wake channel,
+  // not found by the poll; the subscriber stays on node `a`, which does not own the slot.
+  TimerOnNode on_a(io, cluster, a, "movedtimer", 10s);
+  auto& timer = on_a.timer;
+  auto& fired = on_a.fired;
+  auto& errors = on_a.errors;
   REQUIRE(run_until(io, [&] { return timer.connected(); }, 3000ms));
   run_for(io, 300ms);  // the first claim (nothing due) is answered and the next wake is awaited
 
@@ -333,16 +350,10 @@ TEST_CASE("RedisTimer on a Redis Cluster: a schedule answered TRYAGAIN during a 
   const int c = (owner + 2) % 3;
 
   asio::io_context io;
-  courier::RedisTimerOptions o;
-  o.url = cluster.url(a);
-  o.prefix = "migrating";
-  o.logger = quiet();
-  o.safety_poll = 200ms;
-  std::vector<std::error_code> errors;
-  o.on_error = [&](std::error_code ec, const std::string&) { errors.push_back(ec); };
-  courier::RedisTimer timer(io, o);
-  std::map<std::string, int> fired;
-  timer.on_fire([&](const courier::TimerEvent& e) { ++fired[std::string(e.key)]; });
+  TimerOnNode on_a(io, cluster, a, "migrating", 200ms);
+  auto& timer = on_a.timer;
+  auto& fired = on_a.fired;
+  auto& errors = on_a.errors;
   timer.schedule_in("later", 60s);
   REQUIRE(run_until(io, [&] { return timer.stats().scheduled == 1; }, 3000ms));
 
