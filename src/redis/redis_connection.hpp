@@ -93,6 +93,10 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   /// sends its command again, once ready; it bounds how often). False for any other reply, ASK
   /// included (that one-off redirection is not followed). Thread-safety: as redirect().
   bool follow_moved(const RedisReply& reply);
+  /// How many MOVED redirections a caller follows for one command (timers and locks alike) before
+  /// failing it: a slot moves once per failover or resharding step, so more than a few in a row
+  /// means the cluster is still changing its mind.
+  static constexpr int kMaxMovedRedirects = 5;
   /// "host:port" this connection uses (or is moving to).
   std::string address() const { return url_.host + ":" + std::to_string(url_.port); }
 

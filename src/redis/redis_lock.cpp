@@ -46,9 +46,7 @@ return 0
 
 using Steady = std::chrono::steady_clock;
 
-// MOVED redirections one call follows before failing: a slot moves once per failover or
-// resharding step, so more than a few in a row means the cluster is still changing its mind.
-constexpr int kMaxRedirects = 5;
+constexpr int kMaxRedirects = RedisConnection::kMaxMovedRedirects;  // per call
 
 long long ttl_ms(std::chrono::milliseconds ttl) {
   constexpr long long kMax = 100LL * 365 * 24 * 3600 * 1000;  // a century: PX stays in range

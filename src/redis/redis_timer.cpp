@@ -139,17 +139,17 @@ using Sys = std::chrono::system_clock;
 
 bool is_error(std::error_code ec, const RedisReply& r) { return ec || r.type == RedisReply::Type::error; }
 
-// MOVED redirections followed per operation, and per safety poll for claims and acknowledgements,
-// before giving up: a slot moves once per failover or resharding step, so more than a few in a row
-// means the cluster is still changing its mind.
-constexpr int kMaxRedirects = 5;
+// Per operation, and per safety poll for claims and acknowledgements.
+constexpr int kMaxRedirects = RedisConnection::kMaxMovedRedirects;
 
 // ASK (the slot is migrating and a key is already on the importing node) or TRYAGAIN (a script's
 // keys are split between the two nodes during the migration): retried at the next safety poll, by
 // which time the migration has usually ended with a MOVED. ASKING on the importing node is not
 // used: the scripts touch several keys, which a migration in progress splits anyway.
 bool is_migrating(const RedisReply& r) {
-  return r.type == RedisReply::Type::error && (r.str.rfind("ASK ", 0) == 0 || r.str.rfind("TRYAGAIN", 0) == 0);
+  RedisRedirect redirect;
+  return (RedisRedirect::parse(r, redirect) && redirect.ask) ||
+         (r.type == RedisReply::Type::error && r.str.rfind("TRYAGAIN", 0) == 0);
 }
 
 }  // namespace
